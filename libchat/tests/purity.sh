@@ -6,7 +6,7 @@
 # Usage: purity.sh path/to/libchat.a
 set -eu
 lib=$1
-allowed='^(memcpy|memmove|memset|memcmp|memchr|strlen|strcmp|strncmp|strchr|malloc|calloc|realloc|free|abort|__stack_chk_fail|__assert_fail|sodium_[a-z0-9_]*|crypto_[a-z0-9_]*|randombytes_[a-z0-9_]*|__(asan|ubsan|sanitizer|gcov|llvm|sancov)[A-Za-z0-9_]*|_GLOBAL_OFFSET_TABLE_)$'
+allowed='^(memcpy|memmove|memset|memcmp|bcmp|memchr|__memcpy_chk|__memmove_chk|__memset_chk|strlen|strcmp|strncmp|strchr|malloc|calloc|realloc|free|abort|__stack_chk_fail|__assert_fail|sodium_[a-z0-9_]*|crypto_[a-z0-9_]*|randombytes_[a-z0-9_]*|__(asan|ubsan|sanitizer|gcov|llvm|sancov)[A-Za-z0-9_]*|_GLOBAL_OFFSET_TABLE_)$'
 bad=$(nm -u "$lib" | awk '{print $NF}' | sed 's/@.*//' | sort -u | grep -Ev "$allowed" || true)
 status=0
 if [ -n "$bad" ]; then

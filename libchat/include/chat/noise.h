@@ -61,15 +61,18 @@ typedef struct chat_handshake {
  * pre-messages), else NULL. The local static public key is derived from
  * s_priv. rng draws the ephemeral key unless one is set with
  * chat_handshake_set_ephemeral before the first message that needs it.
- * Returns CHAT_E_INVAL for an unknown or unsupported protocol name or a
- * missing key the pattern needs. */
+ * Returns CHAT_E_INVAL for an unknown or unsupported protocol name, a
+ * missing key the pattern needs, or a key it does not use (an rs for a
+ * pattern that transmits the peer's static would not be checked against
+ * anything). On any error hs is left unusable (every call: CHAT_E_STATE). */
 CHAT_MUST_CHECK int chat_handshake_init(chat_handshake *hs, const char *name, int initiator,
                                         const uint8_t *prologue, size_t prologue_len,
                                         const uint8_t *s_priv, const uint8_t *rs,
                                         chat_rng rng);
 
 /* Fix the ephemeral private key (test vectors, known-answer transcripts).
- * Call after init and before the message that sends `e`. */
+ * Call after init and before the message that sends `e`; ignored once the
+ * ephemeral has been sent. */
 void chat_handshake_set_ephemeral(chat_handshake *hs, const uint8_t e_priv[CHAT_NOISE_DHLEN]);
 
 /* 1 when it is this side's turn to write, 0 when it must read. */
@@ -80,21 +83,27 @@ int chat_handshake_done(const chat_handshake *hs);
 
 /* Write the next handshake message with `payload` into out (capacity cap).
  * *out_len receives the message length. Errors: CHAT_E_STATE (not our turn
- * or done), CHAT_E_FULL (cap too small), CHAT_E_TOOBIG (over 65535). */
+ * or done), CHAT_E_FULL (cap too small), CHAT_E_TOOBIG (over 65535) leave
+ * the handshake unchanged; CHAT_E_CRYPTO (DH produced all zeros: the peer
+ * sent a low-order point) wipes it and it must be abandoned. */
 CHAT_MUST_CHECK int chat_handshake_write(chat_handshake *hs, const uint8_t *payload,
                                          size_t payload_len, uint8_t *out, size_t cap,
                                          size_t *out_len);
 
 /* Read the next handshake message. The payload is written to payload_out
- * (capacity cap; msg_len bytes always suffice). Errors: CHAT_E_STATE,
- * CHAT_E_PROTO (too short), CHAT_E_DECRYPT (authentication failed),
- * CHAT_E_CRYPTO (DH produced all zeros: low-order point). After an error the
- * handshake must be abandoned. */
+ * (capacity cap; msg_len bytes always suffice). Errors that leave the
+ * handshake unchanged: CHAT_E_STATE, CHAT_E_PROTO (too short),
+ * CHAT_E_TOOBIG (over 65535), CHAT_E_FULL (cap too small for the payload).
+ * Errors after which the handshake is wiped and must be abandoned:
+ * CHAT_E_DECRYPT (authentication failed), CHAT_E_CRYPTO (DH produced all
+ * zeros: low-order point). */
 CHAT_MUST_CHECK int chat_handshake_read(chat_handshake *hs, const uint8_t *msg, size_t msg_len,
                                         uint8_t *payload_out, size_t cap, size_t *payload_len);
 
 /* After done: the two transport CipherStates. c1 encrypts initiator to
- * responder, c2 responder to initiator (Noise Split()). */
+ * responder, c2 responder to initiator (Noise Split()). Works once
+ * (CHAT_E_STATE before done or when repeated); it wipes the handshake's
+ * secret keys but keeps the hash and the static public keys readable. */
 CHAT_MUST_CHECK int chat_handshake_split(chat_handshake *hs, chat_cipher *c1, chat_cipher *c2);
 
 /* The handshake hash h (valid at any point; final after the last message). */
@@ -110,13 +119,16 @@ void chat_handshake_wipe(chat_handshake *hs);
 
 /* Transport encryption with a CipherState: out receives ciphertext||tag
  * (pt_len + 16 bytes); ad may be NULL with ad_len 0. Fails with
- * CHAT_E_NONCE when the nonce reaches 2^64-1. */
+ * CHAT_E_NONCE when the nonce reaches 2^64-1 (reserved, never used),
+ * CHAT_E_STATE when c has no key, CHAT_E_TOOBIG when pt_len + 16 exceeds
+ * CHAT_NOISE_MAX_MSG. */
 CHAT_MUST_CHECK int chat_cipher_encrypt(chat_cipher *c, const uint8_t *ad, size_t ad_len,
                                         const uint8_t *pt, size_t pt_len, uint8_t *out);
 
 /* out receives ct_len - 16 bytes. CHAT_E_DECRYPT on a bad tag (the nonce
- * is not advanced then), CHAT_E_PROTO when ct_len < 16. out may equal ct
- * (in place). */
+ * is not advanced then), CHAT_E_PROTO when ct_len < 16, CHAT_E_TOOBIG when
+ * ct_len > CHAT_NOISE_MAX_MSG, CHAT_E_NONCE / CHAT_E_STATE as for encrypt.
+ * out may equal ct (in place). */
 CHAT_MUST_CHECK int chat_cipher_decrypt(chat_cipher *c, const uint8_t *ad, size_t ad_len,
                                         const uint8_t *ct, size_t ct_len, uint8_t *out);
 
