@@ -60,7 +60,7 @@ void chat_frame_header(uint8_t out[CHAT_FRAME_HEADER], uint8_t type, size_t body
 
 /* ---- Field limits (PROTOCOL.md §5) ---------------------------------- */
 
-#define CHAT_NAME_MAX 32        /* username: 1..32 of [a-z0-9._-], first a letter */
+#define CHAT_NAME_MAX 32        /* username: 1..32 of [A-Za-z0-9._-], first a letter */
 #define CHAT_ROOM_MAX 33        /* '#' + a name */
 #define CHAT_TEXT_MAX 4000      /* message text, 1..4000 bytes */
 #define CHAT_TOPIC_MAX 300      /* topic, 0..300 bytes */
@@ -225,19 +225,23 @@ CHAT_MUST_CHECK int chat_entry_get_name(const uint8_t **p, size_t *left, chat_na
 #define CHAT_MSG_MAX (CHAT_TRANSPORT_PLAIN_MAX)
 
 /* Encode m as [u16 length][u8 type][body] at out (capacity cap); *len is
- * the total written. Every field is validated as the decoder would
- * (CHAT_E_INVAL); CHAT_E_FULL when cap is too small. */
+ * the total written (0 on error). Every field is validated as the decoder
+ * would (CHAT_E_INVAL); CHAT_E_TOOBIG when the message would exceed
+ * CHAT_MSG_MAX (only a list can: split it); CHAT_E_FULL when cap is too
+ * small. Checked in that order. */
 CHAT_MUST_CHECK int chat_msg_encode(const chat_msg *m, uint8_t *out, size_t cap, size_t *len);
 
 /* Decode one message from in[0..len), which holds exactly [u8 type][body]
  * (the u16 length already stripped). Strict: unknown type, short or long
  * body, trailing bytes, bad names, bad UTF-8, forbidden characters and
- * over-limit fields all give CHAT_E_PROTO. */
+ * over-limit fields all give CHAT_E_PROTO, as does len > CHAT_MSG_MAX - 2
+ * (no plaintext can hold it). On error *m is zeroed. */
 CHAT_MUST_CHECK int chat_msg_decode(const uint8_t *in, size_t len, chat_msg *m);
 
 /* Iterate the messages of a transport plaintext: decodes the message at
  * *p and advances *p / *left past it. Returns CHAT_OK, or CHAT_E_PROTO for
- * a malformed length prefix or message. The caller stops when *left == 0.
+ * a malformed length prefix or message (then *p / *left are unchanged).
+ * The caller stops when *left == 0.
  * An empty plaintext (no message at all) is a protocol error the caller
  * checks. */
 CHAT_MUST_CHECK int chat_msg_next(const uint8_t **p, size_t *left, chat_msg *m);
