@@ -47,9 +47,16 @@ uint8_t *chat__buf_reserve(chat__buf *b, const chat_allocator *a, size_t n)
         size_t cap = b->cap ? b->cap : 256;
         while (cap < need)
             cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-        uint8_t *p = chat__realloc(a, b->p, cap);
+        /* Not realloc: a moved block would leave plaintext behind in freed
+         * memory. Allocate, copy, wipe the old block, free it. */
+        uint8_t *p = chat__alloc(a, cap);
         if (p == NULL)
             return NULL;
+        if (b->p != NULL) {
+            memcpy(p, b->p, b->len);
+            sodium_memzero(b->p, b->cap);
+            chat__free(a, b->p);
+        }
         b->p = p;
         b->cap = cap;
     }
