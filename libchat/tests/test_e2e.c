@@ -102,6 +102,7 @@ static void test_three_users_two_rooms(void **state)
 
     /* Room messages go to members only, sender included, in seq order. */
     say(s, b, "#lobby", "hi all");
+    sim_pump(s);
     say(s, a, "#dev", "dev talk");
     sim_pump(s);
     next_is(s, a, "message #lobby <bob> seq=1 hi all");

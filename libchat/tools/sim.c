@@ -6,14 +6,14 @@
 
 #include <sodium.h>
 
-typedef struct sim_client {
+typedef struct sim_peer {
     chat_client *c;
     chat_conn_id id;
     char password[128];
     int socket_open; /* 0 once the hub side was released */
     char **lines;
     size_t nlines, cap, read;
-} sim_client;
+} sim_peer;
 
 struct sim {
     chat_hub *hub;
@@ -21,7 +21,7 @@ struct sim {
     chat_time now;
     uint8_t rng_key[32];
     uint64_t rng_calls;
-    sim_client cl[SIM_MAX_CLIENTS];
+    sim_peer cl[SIM_MAX_CLIENTS];
     int ncl;
 };
 
@@ -88,7 +88,7 @@ void sim_free(sim *s)
     if (s == NULL)
         return;
     for (int i = 0; i < s->ncl; i++) {
-        sim_client *c = &s->cl[i];
+        sim_peer *c = &s->cl[i];
         chat_client_free(c->c);
         for (size_t k = 0; k < c->nlines; k++)
             free(c->lines[k]);
@@ -120,7 +120,7 @@ int sim_add_account(sim *s, const char *name, const char *password, chat_role ro
     return st.put(st.ctx, &a, 1) == CHAT_OK ? 0 : -1;
 }
 
-static void log_line(sim_client *c, const char *line)
+static void log_line(sim_peer *c, const char *line)
 {
     if (c->nlines == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 32;
@@ -130,9 +130,11 @@ static void log_line(sim_client *c, const char *line)
         c->lines = p;
         c->cap = cap;
     }
-    char *copy = strdup(line);
+    size_t n = strlen(line) + 1;
+    char *copy = malloc(n);
     if (copy == NULL)
         abort();
+    memcpy(copy, line, n);
     c->lines[c->nlines++] = copy;
 }
 
@@ -140,7 +142,7 @@ int sim_connect(sim *s, const char *user, const char *password)
 {
     if (s->ncl == SIM_MAX_CLIENTS)
         return -1;
-    sim_client *c = &s->cl[s->ncl];
+    sim_peer *c = &s->cl[s->ncl];
     memset(c, 0, sizeof *c);
     chat_client_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -316,7 +318,7 @@ void sim_format_event(const chat_client_event *ev, char *out, size_t cap)
 
 /* Drain a client's events into its log, answering key and challenge
  * events automatically. */
-static void handle_client_events(sim *s, sim_client *c)
+static void handle_client_events(sim *s, sim_peer *c)
 {
     chat_client_event ev;
     char line[SIM_LINE_MAX];
@@ -341,7 +343,7 @@ void sim_pump(sim *s)
     for (int round = 0; round < 10000; round++) {
         int moved = 0;
         for (int i = 0; i < s->ncl; i++) {
-            sim_client *c = &s->cl[i];
+            sim_peer *c = &s->cl[i];
             if (!c->socket_open)
                 continue;
             size_t len;
@@ -360,7 +362,7 @@ void sim_pump(sim *s)
             }
         }
         for (int i = 0; i < s->ncl; i++) {
-            sim_client *c = &s->cl[i];
+            sim_peer *c = &s->cl[i];
             if (!c->socket_open)
                 continue;
             size_t len;
@@ -416,7 +418,7 @@ void sim_advance(sim *s, uint64_t ms)
 
 void sim_drop(sim *s, int i)
 {
-    sim_client *c = &s->cl[i];
+    sim_peer *c = &s->cl[i];
     if (!c->socket_open)
         return;
     chat_hub_release(s->hub, c->id, s->now);
@@ -428,7 +430,7 @@ void sim_drop(sim *s, int i)
 
 const char *sim_next_line(sim *s, int i)
 {
-    sim_client *c = &s->cl[i];
+    sim_peer *c = &s->cl[i];
     return c->read < c->nlines ? c->lines[c->read++] : NULL;
 }
 
