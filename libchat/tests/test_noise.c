@@ -221,7 +221,7 @@ static void test_all_patterns_interop(void **state)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char name[64];
         const char *p = names[i];
-        snprintf(name, sizeof name, "Noise_%s_25519_ChaChaPoly_SHA256", p);
+        snprintf(name, sizeof name, "Noise_%.4s_25519_ChaChaPoly_SHA256", p);
         /* First letter: initiator's static (N none, K known, X/I sent);
          * second letter (after an optional 1): the responder's. One-way
          * patterns have a responder static known in advance. */

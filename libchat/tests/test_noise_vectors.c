@@ -395,7 +395,7 @@ static int is_supported_name(const char *name)
 {
     char buf[64];
     for (size_t i = 0; i < sizeof supported_patterns / sizeof supported_patterns[0]; i++) {
-        snprintf(buf, sizeof buf, "Noise_%s_25519_ChaChaPoly_SHA256", supported_patterns[i]);
+        snprintf(buf, sizeof buf, "Noise_%.4s_25519_ChaChaPoly_SHA256", supported_patterns[i]);
         if (strcmp(buf, name) == 0)
             return 1;
     }
