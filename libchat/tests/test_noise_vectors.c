@@ -421,6 +421,8 @@ typedef struct vector_ctx {
     int failed; /* a failure was already reported for this vector */
 } vector_ctx;
 
+static void report(vector_ctx *vc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void report(vector_ctx *vc, const char *fmt, ...)
 {
     va_list ap;
