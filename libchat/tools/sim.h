@@ -1,7 +1,8 @@
 /* An in-memory network for libchat: one hub, several client sessions, a
  * virtual clock and a deterministic random stream. Bytes move through
  * memory when sim_pump is called; every client event is recorded as one
- * text line, so tests assert on lines and the self-check prints them.
+ * text line (common/eventfmt.h, the format of chatc's line mode), so tests
+ * assert on lines and the self-check prints them.
  *
  * Not part of libchat: a test and demonstration harness. */
 #ifndef CHAT_SIM_H
@@ -58,8 +59,5 @@ const char *sim_find_line(sim *s, int i, const char *prefix);
 void sim_print(sim *s, int i, const char *who);
 /* 1 when the client is closed. */
 int sim_closed(sim *s, int i);
-
-/* Format a client event as a line (the same format the log uses). */
-void sim_format_event(const chat_client_event *ev, char *out, size_t cap);
 
 #endif

@@ -1,0 +1,14 @@
+/* Formatting of libchat client events as single text lines. */
+#ifndef CHAT_EVENTFMT_H
+#define CHAT_EVENTFMT_H
+
+#include <stddef.h>
+
+#include "chat/chat.h"
+
+/* Format ev as one line without a trailing newline into out (always
+ * NUL-terminated; truncated to cap). Names, codes and texts come from the
+ * wire, which libchat has already validated: no control characters. */
+void chat_event_format(const chat_client_event *ev, char *out, size_t cap);
+
+#endif
