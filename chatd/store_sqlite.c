@@ -135,19 +135,6 @@ static int store_fail(chatd_store *s, int rc, const char *what, const char *name
 
 /* ---- Names ------------------------------------------------------------- */
 
-/* Fold a NUL-terminated name into key; 0 if it is not a valid user name. */
-static int fold_key(char key[CHAT_NAME_MAX + 1], const char *name)
-{
-    if (name == NULL)
-        return 0;
-    size_t n = 0;
-    while (n <= CHAT_NAME_MAX && name[n] != '\0')
-        n++;
-    if (n > CHAT_NAME_MAX || !chat_valid_name((const uint8_t *)name, n))
-        return 0;
-    chat_name_fold(key, (const uint8_t *)name, n);
-    return 1;
-}
 
 /* ---- Transactions -------------------------------------------------------- */
 
@@ -220,7 +207,7 @@ static int sq_get(void *ctx, const char *name, chat_account *out)
     char key[CHAT_NAME_MAX + 1];
     if (s == NULL || out == NULL)
         return CHAT_E_STORE;
-    if (!fold_key(key, name))
+    if (!chat_name_key(key, name))
         return CHAT_E_NOTFOUND;
     sqlite3_stmt *st = s->st[ST_GET];
     int rc = sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -274,7 +261,7 @@ static int sq_put(void *ctx, const chat_account *account, int create)
     if (s == NULL || account == NULL)
         return CHAT_E_STORE;
     if (memchr(account->name, '\0', sizeof account->name) == NULL ||
-        !fold_key(key, account->name) ||
+        !chat_name_key(key, account->name) ||
         (account->role != CHAT_ROLE_USER && account->role != CHAT_ROLE_ADMIN))
         return CHAT_E_INVAL;
 
@@ -310,7 +297,7 @@ static int sq_del(void *ctx, const char *name)
     char key[CHAT_NAME_MAX + 1];
     if (s == NULL)
         return CHAT_E_STORE;
-    if (!fold_key(key, name))
+    if (!chat_name_key(key, name))
         return CHAT_E_NOTFOUND;
     int result = tx_begin(s, "delete", key);
     if (result != CHAT_OK)

@@ -1111,3 +1111,16 @@ const char *chat_code_name(unsigned code)
     default: return NULL;
     }
 }
+
+int chat_name_key(char key[CHAT_NAME_MAX + 1], const char *name)
+{
+    if (name == NULL)
+        return 0;
+    size_t n = 0;
+    while (n <= CHAT_NAME_MAX && name[n] != '\0')
+        n++;
+    if (n > CHAT_NAME_MAX || !chat_valid_name((const uint8_t *)name, n))
+        return 0;
+    chat_name_fold(key, (const uint8_t *)name, n);
+    return 1;
+}

@@ -16,20 +16,6 @@ struct chat_store_mem {
     size_t cap;
 };
 
-/* Fold a NUL-terminated name into key (capacity CHAT_NAME_MAX + 1).
- * Returns 0 when the name is not a valid user name. */
-static int fold_key(char key[CHAT_NAME_MAX + 1], const char *name)
-{
-    if (name == NULL)
-        return 0;
-    size_t n = 0;
-    while (n <= CHAT_NAME_MAX && name[n] != '\0')
-        n++;
-    if (n > CHAT_NAME_MAX || !chat_valid_name((const uint8_t *)name, n))
-        return 0;
-    chat_name_fold(key, (const uint8_t *)name, n);
-    return 1;
-}
 
 /* Index of key, or of the slot where it would be inserted; *found says
  * which. */
@@ -80,7 +66,7 @@ static int mem_get(void *ctx, const char *name, chat_account *out)
     char key[CHAT_NAME_MAX + 1];
     if (m == NULL || out == NULL)
         return CHAT_E_STORE;
-    if (!fold_key(key, name))
+    if (!chat_name_key(key, name))
         return CHAT_E_NOTFOUND;
     int found;
     size_t i = find(m, key, &found);
@@ -98,7 +84,7 @@ static int mem_put(void *ctx, const chat_account *account, int create)
         return CHAT_E_STORE;
     /* The name must be NUL-terminated inside its array. */
     if (memchr(account->name, '\0', sizeof account->name) == NULL ||
-        !fold_key(key, account->name))
+        !chat_name_key(key, account->name))
         return CHAT_E_INVAL;
     int found;
     size_t i = find(m, key, &found);
@@ -131,7 +117,7 @@ static int mem_del(void *ctx, const char *name)
     char key[CHAT_NAME_MAX + 1];
     if (m == NULL)
         return CHAT_E_STORE;
-    if (!fold_key(key, name))
+    if (!chat_name_key(key, name))
         return CHAT_E_NOTFOUND;
     int found;
     size_t i = find(m, key, &found);

@@ -2105,6 +2105,20 @@ static void test_valid_names(void **state)
     assert_false(chat_valid_room(NULL, 3));
 }
 
+static void test_name_key(void **state)
+{
+    (void)state;
+    char key[CHAT_NAME_MAX + 1];
+    assert_int_equal(chat_name_key(key, "Alice.B-2"), 1);
+    assert_string_equal(key, "alice.b-2");
+    assert_int_equal(chat_name_key(key, "abcdefghijklmnopqrstuvwxyz012345"), 1); /* 32 */
+    assert_int_equal(chat_name_key(key, "abcdefghijklmnopqrstuvwxyz0123456"), 0); /* 33 */
+    assert_int_equal(chat_name_key(key, ""), 0);
+    assert_int_equal(chat_name_key(key, "9lives"), 0);
+    assert_int_equal(chat_name_key(key, "#room"), 0);
+    assert_int_equal(chat_name_key(key, NULL), 0);
+}
+
 static void test_name_fold(void **state)
 {
     (void)state;
@@ -2220,6 +2234,7 @@ int main(void)
         cmocka_unit_test(test_reject_malformed),
         cmocka_unit_test(test_valid_names),
         cmocka_unit_test(test_name_fold),
+        cmocka_unit_test(test_name_key),
         cmocka_unit_test(test_names_and_codes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

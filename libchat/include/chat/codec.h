@@ -280,6 +280,9 @@ int chat_valid_text(const uint8_t *s, size_t n, int allow_lf);
 /* Lower-case ASCII copy of a name or room into out (capacity >= n + 1,
  * NUL-terminated); returns n. The canonical form the server uses. */
 size_t chat_name_fold(char *out, const uint8_t *s, size_t n);
+/* Fold a NUL-terminated name into key (the form stores index accounts by).
+ * Returns 1, or 0 when name is NULL or not a valid user name. */
+int chat_name_key(char key[CHAT_NAME_MAX + 1], const char *name);
 
 #ifdef __cplusplus
 }
