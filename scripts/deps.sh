@@ -1,9 +1,12 @@
 #!/bin/sh
 # Install the Debian packages the project needs to build and test, if any is
 # missing. Needs root for apt-get (prints the command otherwise).
+# systemd provides systemd-analyze (the unit hardening test), openssl the
+# PEM key interoperability test, tmux the terminal UI tests.
 set -eu
 pkgs="build-essential cmake pkg-config libsodium-dev libcmocka-dev libncurses-dev
-      libsqlite3-dev clang libclang-rt-14-dev binutils"
+      libsqlite3-dev clang libclang-rt-14-dev binutils
+      systemd openssl tmux"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
