@@ -5,17 +5,21 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sanitize.h"
+
 static const char *code_name(unsigned code)
 {
     const char *n = chat_code_name(code);
-    return n ? n : "?";
+    return n ? n : code == 0 ? "NONE" : "?";
 }
 
+/* Copy a wire string, escaped for display (sanitize.h): libchat has
+ * already refused control characters, this is defence in depth. The only
+ * one the wire allows, LF in the MOTD, comes out as "^J", so one event is
+ * always one line. */
 static void fmt_str(char *out, size_t cap, chat_str s)
 {
-    size_t n = s.n < cap - 1 ? s.n : cap - 1;
-    memcpy(out, s.p, n);
-    out[n] = '\0';
+    (void)chat_sanitize((const char *)s.p, s.n, out, cap);
 }
 
 /* Append the entries of a list message to out. */
@@ -58,7 +62,7 @@ static void fmt_entries(const chat_msg *m, char *out, size_t cap)
 void chat_event_format(const chat_client_event *ev, char *out, size_t cap)
 {
     const chat_msg *m = &ev->msg;
-    char a[CHAT_MOTD_MAX + 1], b[CHAT_ROOM_MAX + 1], t[CHAT_TEXT_MAX + 1];
+    char a[2 * CHAT_MOTD_MAX + 1], b[CHAT_ROOM_MAX + 1], t[CHAT_TEXT_MAX + 1];
     switch (ev->type) {
     case CHAT_CLIENT_EV_SERVER_KEY: {
         char fp[CHAT_FINGERPRINT_LEN + 1];

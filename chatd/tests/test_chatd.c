@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -104,6 +105,9 @@ static pid_t spawn(char *const *args, const char *out_path, const char *err_path
     argv[n] = NULL;
     pid_t pid = fork();
     if (pid == 0) {
+        /* Die with the test: a failed assertion or a ctest timeout must
+         * not leave a server running. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (new_session)
             (void)setsid();
         umask(mask);
@@ -933,6 +937,9 @@ static pid_t spawn_pty(int *master, char *const *args)
     argv[n] = NULL;
     pid_t pid = forkpty(master, NULL, NULL, NULL);
     if (pid == 0) {
+        /* Die with the test: a failed assertion or a ctest timeout must
+         * not leave a server running. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(g_chatd, argv);
         _exit(127);
     }

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -146,6 +147,9 @@ static pid_t spawn_helper(const char *mode, const char *db, const char *extra, i
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* Die with the test: a failed assertion or a ctest timeout must
+         * not leave a server running. */
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
         close(p[0]);
         char fd[16];
         snprintf(fd, sizeof fd, "%d", p[1]);
