@@ -305,6 +305,8 @@ int chat_client_new(chat_client **out, const chat_client_config *cfg)
     memset(&d, 0, sizeof d);
     if (cfg != NULL)
         d = *cfg;
+    if (!chat__alloc_ok(&d.alloc))
+        return CHAT_E_INVAL;
     if (d.max_opslimit == 0)
         d.max_opslimit = CHAT_OPSLIMIT_CLIENT_MAX;
     if (d.max_memlimit_kib == 0)

@@ -357,7 +357,8 @@ int chat_hub_new(chat_hub **out, const chat_hub_config *cfg)
         return CHAT_E_INVAL;
     *out = NULL;
     if (cfg == NULL || cfg->static_priv == NULL || cfg->store.get == NULL ||
-        cfg->store.put == NULL || cfg->store.del == NULL || cfg->store.list == NULL)
+        cfg->store.put == NULL || cfg->store.del == NULL || cfg->store.list == NULL ||
+        !chat__alloc_ok(&cfg->alloc))
         return CHAT_E_INVAL;
     if (cfg->motd != NULL && !motd_valid(cfg->motd))
         return CHAT_E_INVAL;
@@ -685,7 +686,9 @@ int chat__conn_send(chat_hub *h, hub_conn *c, const chat_msg *m)
         chat__conn_end(h, c, CHAT_CODE_INTERNAL, NULL, 1, 0);
         return -1;
     }
-    return chat__conn_queue(h, c, h->tx, n);
+    int rc = chat__conn_queue(h, c, h->tx, n);
+    sodium_memzero(h->tx, n); /* no plaintext left behind, as for h->rx */
+    return rc;
 }
 
 int chat__conn_queue_frame(chat_hub *h, hub_conn *c, uint8_t type, const uint8_t *body, size_t n)

@@ -341,7 +341,9 @@ static void history_replay(chat_hub *h, hub_conn *c, hub_room *r)
         memcpy(h->tx, e, n);
         /* [u16 len][type][kind][flags]: mark it as replayed. */
         h->tx[4] = CHAT_MESSAGE_HISTORY;
-        if (chat__conn_queue(h, c, h->tx, n) != 0)
+        int rc = chat__conn_queue(h, c, h->tx, n);
+        sodium_memzero(h->tx, n);
+        if (rc != 0)
             return;
     }
 }
@@ -521,6 +523,7 @@ static void on_send(chat_hub *h, hub_conn *c, const chat_msg *m)
         r->seq++;
         history_push(h, r, h->tx, n);
         room_broadcast(h, r, h->tx, n);
+        sodium_memzero(h->tx, n);
     } else {
         char name[HUB_NAME_CAP];
         fold(name, m->u.send.target);
@@ -539,6 +542,7 @@ static void on_send(chat_hub *h, hub_conn *c, const chat_msg *m)
         (void)chat__conn_queue(h, t, h->tx, n);
         if (t != c)
             (void)chat__conn_queue(h, c, h->tx, n);
+        sodium_memzero(h->tx, n);
     }
     send_ok(h, c, m->req);
 }

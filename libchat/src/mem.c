@@ -37,6 +37,12 @@ void chat__free(const chat_allocator *a, void *p)
         free(p);
 }
 
+int chat__alloc_ok(const chat_allocator *a)
+{
+    int n = (a->alloc != NULL) + (a->realloc != NULL) + (a->free != NULL);
+    return n == 0 || n == 3;
+}
+
 uint8_t *chat__buf_reserve(chat__buf *b, const chat_allocator *a, size_t n)
 {
     if (n > SIZE_MAX - b->len)

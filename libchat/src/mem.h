@@ -9,6 +9,9 @@ void *chat__alloc(const chat_allocator *a, size_t n);
 void *chat__calloc(const chat_allocator *a, size_t n);
 void *chat__realloc(const chat_allocator *a, void *p, size_t n);
 void chat__free(const chat_allocator *a, void *p);
+/* 1 if a is usable: all three functions NULL (malloc) or all three set.
+ * A partial set would mix allocators (free() on custom memory). */
+int chat__alloc_ok(const chat_allocator *a);
 
 /* A byte buffer: p[0..len) holds data, capacity cap. An empty buffer holds
  * no memory (p == NULL), so idle objects cost nothing. */

@@ -152,6 +152,8 @@ int chat_store_mem_new(chat_store_mem **out, const chat_allocator *alloc)
         return CHAT_E_INVAL;
     *out = NULL;
     chat_allocator a;
+    if (alloc != NULL && !chat__alloc_ok(alloc))
+        return CHAT_E_INVAL;
     if (alloc != NULL)
         a = *alloc;
     else

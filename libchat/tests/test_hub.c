@@ -2297,6 +2297,83 @@ static void test_many_connections(void **state)
     fx_free(f);
 }
 
+/* ---------------------------------------------------------------------
+ * Review regressions
+ * ------------------------------------------------------------------- */
+
+static int contains(const uint8_t *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0)
+            return 1;
+    return 0;
+}
+
+/* Message text does not stay behind in the hub's scratch encode buffer
+ * once it has been queued (h->rx is wiped the same way). */
+static void test_scratch_plaintext_wiped(void **state)
+{
+    (void)state;
+    fx *f = fx_new(NULL);
+    peer *a = fx_login(f, "alice");
+    peer *b = fx_login(f, "bob");
+    do_say(a, 1, "bob", "secret-pm-text-1", CHAT_KIND_SAY);
+    assert_false(contains(f->hub->tx, sizeof f->hub->tx, "secret-pm-text-1"));
+    pump_all(f);
+    expect_msg(b, "bob", "alice", 0, "secret-pm-text-1", 0);
+    join_quiet(f, a, "#room");
+    join_quiet(f, b, "#room");
+    do_say(a, 2, "#room", "secret-room-text-2", CHAT_KIND_SAY);
+    assert_false(contains(f->hub->tx, sizeof f->hub->tx, "secret-room-text-2"));
+    /* History replayed on join goes through the same buffer. */
+    peer *c = fx_login(f, "carol");
+    do_room_req(c, CHAT_MSG_JOIN, 3, "#room");
+    assert_false(contains(f->hub->tx, sizeof f->hub->tx, "secret-room-text-2"));
+    peer_pump(c);
+    expect_joined(c, "#room", "carol");
+    expect_msg(c, "#room", "alice", 1, "secret-room-text-2", CHAT_MESSAGE_HISTORY);
+    fx_free(f);
+}
+
+static void *partial_alloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return malloc(n);
+}
+
+/* A partial allocator would mix allocators (free() on custom memory, or
+ * the custom free on malloc'd memory): every constructor refuses it. */
+static void test_partial_allocator_refused(void **state)
+{
+    (void)state;
+    fx *f = fx_new(NULL);
+    chat_allocator part;
+    memset(&part, 0, sizeof part);
+    part.alloc = partial_alloc; /* no realloc, no free */
+
+    chat_hub_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.static_priv = f->spriv;
+    cfg.store = f->store;
+    cfg.alloc = part;
+    chat_hub *h = NULL;
+    assert_int_equal(chat_hub_new(&h, &cfg), CHAT_E_INVAL);
+    assert_null(h);
+
+    chat_client_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.alloc = part;
+    chat_client *c = NULL;
+    assert_int_equal(chat_client_new(&c, &cc), CHAT_E_INVAL);
+    assert_null(c);
+
+    chat_store_mem *m = NULL;
+    assert_int_equal(chat_store_mem_new(&m, &part), CHAT_E_INVAL);
+    assert_null(m);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2340,6 +2417,8 @@ int main(void)
         cmocka_unit_test(test_fail_table),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_many_connections),
+        cmocka_unit_test(test_scratch_plaintext_wiped),
+        cmocka_unit_test(test_partial_allocator_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -50,8 +50,9 @@ typedef struct chat_rng {
     void *ctx;
 } chat_rng;
 
-/* Allocation: all three NULL means malloc/realloc/free. Per object, never
- * global, so failed-allocation tests can target one object. */
+/* Allocation: all three NULL means malloc/realloc/free; otherwise all
+ * three must be set (a partial set is refused with CHAT_E_INVAL). Per
+ * object, never global, so failed-allocation tests can target one object. */
 typedef struct chat_allocator {
     void *(*alloc)(void *ctx, size_t size);
     void *(*realloc)(void *ctx, void *ptr, size_t size);
