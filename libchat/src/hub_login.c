@@ -100,14 +100,29 @@ static void fail_link_newest(hub_fail_tab *t, uint32_t idx)
     t->newest = idx;
 }
 
+/* 1 while the entry refuses logins: within its window and at the limit. */
+static int fail_entry_limits(const chat_hub *h, const hub_fail_tab *t, const hub_fail_ent *e)
+{
+    return h->now.mono_ms >= e->start && h->now.mono_ms - e->start < h->fail_window_ms &&
+           e->count >= t->limit;
+}
+
 /* Make room for one more entry; returns its index or FAIL_NONE. */
 static uint32_t fail_alloc(chat_hub *h, hub_fail_tab *t)
 {
     if (t->n < t->cap)
         return t->n++;
     if (t->cap >= HUB_FAIL_MAX) {
-        /* Full: evict the entry whose window started first. */
+        /* Full: evict the oldest entry that refuses nobody, so flooding the
+         * table with junk names cannot flush out a name that is locked.
+         * Only when every entry is at its limit does the oldest go. */
         uint32_t idx = t->oldest;
+        for (uint32_t k = t->oldest; k != FAIL_NONE; k = t->e[k].newer) {
+            if (!fail_entry_limits(h, t, &t->e[k])) {
+                idx = k;
+                break;
+            }
+        }
         fail_ix_remove(h, t, idx);
         fail_unlink(t, idx);
         return idx;
@@ -135,8 +150,7 @@ int chat__fail_limited(const chat_hub *h, const hub_fail_tab *t, const uint8_t *
     uint32_t idx = fail_find(h, t, key, n);
     if (idx == FAIL_NONE)
         return 0;
-    const hub_fail_ent *e = &t->e[idx];
-    return h->now.mono_ms - e->start < h->fail_window_ms && e->count >= t->limit;
+    return fail_entry_limits(h, t, &t->e[idx]);
 }
 
 void chat__fail_record(chat_hub *h, hub_fail_tab *t, const uint8_t *key, size_t n)
@@ -302,6 +316,10 @@ void chat__hub_on_login(chat_hub *h, hub_conn *c, const chat_msg *m)
     chat_name_fold(c->name, m->u.login.user.p, m->u.login.user.n);
     chat_account acct;
     memset(&acct, 0, sizeof acct);
+    /* The fake salt is computed for every name, known or not, so both paths
+     * do the same work. */
+    uint8_t fake[CHAT_SALT_LEN];
+    fake_salt(h, c->name, fake);
     int rc = h->store.get(h->store.ctx, c->name, &acct);
     if (rc == CHAT_OK) {
         l->chal = acct.verifier;
@@ -309,7 +327,7 @@ void chat__hub_on_login(chat_hub *h, hub_conn *c, const chat_msg *m)
     } else if (rc == CHAT_E_NOTFOUND) {
         /* Indistinguishable from a real account, and stable per name. */
         memset(&l->chal, 0, sizeof l->chal);
-        fake_salt(h, c->name, l->chal.salt);
+        memcpy(l->chal.salt, fake, sizeof fake);
         l->chal.opslimit = h->fake_opslimit;
         l->chal.memlimit_kib = h->fake_memlimit_kib;
         l->known = 0;

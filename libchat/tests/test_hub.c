@@ -2233,6 +2233,32 @@ static void test_fail_table(void **state)
     fx_free(f);
 }
 
+/* Regression: a full table evicted the oldest entry even while it locked a
+ * name, so ~4096 junk failures bought an attacker a fresh set of guesses
+ * against a locked victim. Now entries under the limit go first. */
+static void test_fail_table_keeps_locked_names(void **state)
+{
+    (void)state;
+    fx *f = fx_new(NULL);
+    chat_hub *h = f->hub;
+    hub_fail_tab *t = &h->fail_name;
+    t->limit = 3;
+    h->fail_window_ms = 1000000;
+    h->now.mono_ms = 0;
+    for (int k = 0; k < 3; k++)
+        chat__fail_record(h, t, (const uint8_t *)"victim", 6);
+    assert_true(chat__fail_limited(h, t, (const uint8_t *)"victim", 6));
+    char key[32];
+    for (int i = 0; i < 2 * HUB_FAIL_MAX; i++) {
+        h->now.mono_ms = (uint64_t)i + 1;
+        int n = snprintf(key, sizeof key, "junk%d", i);
+        chat__fail_record(h, t, (const uint8_t *)key, (size_t)n);
+    }
+    assert_int_equal(t->n, HUB_FAIL_MAX);
+    assert_true(chat__fail_limited(h, t, (const uint8_t *)"victim", 6));
+    fx_free(f);
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -2415,6 +2441,7 @@ int main(void)
         cmocka_unit_test(test_list_split),
         cmocka_unit_test(test_store_errors),
         cmocka_unit_test(test_fail_table),
+        cmocka_unit_test(test_fail_table_keeps_locked_names),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_many_connections),
         cmocka_unit_test(test_scratch_plaintext_wiped),

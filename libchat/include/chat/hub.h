@@ -8,6 +8,11 @@
  * TRANSPORT frames as possible only when the front-end peeks, so everything
  * queued for one peer since the last write costs one AEAD and one write.
  *
+ * Feed a bounded amount of input between two flushes (chatd: at most a
+ * quarter of out_max per loop iteration): a burst from one client fans out
+ * to every member's queue, and an unbounded burst could push readers that
+ * keep up over out_max (PROTOCOL.md §10).
+ *
  * Connections that became writable are reported by chat_hub_next_dirty.
  * When chat_hub_conn_state says CHAT_CONN_CLOSED and the output is
  * drained, the front-end closes the socket and calls chat_hub_release. On
