@@ -84,11 +84,14 @@ int tty_read_password(const char *prompt, char *buf, size_t cap, size_t *len)
     raw.c_iflag &= (tcflag_t) ~(ICRNL | INLCR | IGNCR);
     raw.c_cc[VMIN] = 1;
     raw.c_cc[VTIME] = 0;
-    if (prompt != NULL && write_all(fd, prompt, strlen(prompt)) != 0) {
+    /* Echo off first, then the prompt: TCSAFLUSH discards what was typed
+     * before the switch, so the prompt must not invite typing earlier. */
+    if (tcsetattr(fd, TCSAFLUSH, &raw) != 0) {
         close(fd);
         return TTY_E_IO;
     }
-    if (tcsetattr(fd, TCSAFLUSH, &raw) != 0) {
+    if (prompt != NULL && write_all(fd, prompt, strlen(prompt)) != 0) {
+        (void)tcsetattr(fd, TCSAFLUSH, &old);
         close(fd);
         return TTY_E_IO;
     }
