@@ -972,6 +972,8 @@ static void test_tty_password(void **state)
     assert_int_equal(pty_expect(master, buf, sizeof buf, "\"admin\": ", 10000), 0);
     pty_type(master, "\n");
     assert_int_equal(pty_expect(master, buf, sizeof buf, "must not be empty", 10000), 0);
+    /* Type only at the prompt: each prompt flushes earlier type-ahead. */
+    assert_int_equal(pty_expect(master, buf, sizeof buf, "\"admin\": ", 10000), 0);
     pty_type(master, "tty-canary-1\n");
     assert_int_equal(pty_expect(master, buf, sizeof buf, "Again: ", 10000), 0);
     pty_type(master, "tty-canary-1\n");
