@@ -34,7 +34,16 @@ static void usage(FILE *f)
           "Implementation under test:\n"
           "  --adapter inproc     libchat in this process (default): hub and client,\n"
           "                       injected randomness, virtual clock\n"
-          "  --tcp HOST:PORT      a server over TCP (not implemented yet)\n"
+          "  --tcp HOST:PORT      a running server over TCP; accounts are made (and deleted\n"
+          "                       after) through --admin-user; transcripts with settings or\n"
+          "                       a fixed server key are skipped\n"
+          "  --chatd PATH         over TCP against a fresh chatd started per transcript\n"
+          "                       (temporary state dir, loopback, ephemeral port, the\n"
+          "                       transcript's settings, accounts and server key)\n"
+          "  --chatd-set KEY=VAL  an extra chatd setting (repeatable)\n"
+          "  --admin-user U, --admin-pass-file F\n"
+          "                       an admin account of the --tcp server (password: the\n"
+          "                       first line of F)\n"
           "  --shim PATH          a foreign implementation through a shim (not implemented yet)\n"
           "\n"
           "Selection and output:\n"
@@ -266,6 +275,11 @@ int main(int argc, char **argv)
     const char **inputs = cf_xcalloc((size_t)argc + 1, sizeof *inputs);
     size_t ninputs = 0;
     const char *record_out = NULL, *record_in = NULL;
+    cf_tcp_opts tcpo;
+    memset(&tcpo, 0, sizeof tcpo);
+    const char **sets = cf_xcalloc((size_t)argc + 1, sizeof *sets);
+    size_t nsets = 0;
+    const char *admin_pass_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -279,10 +293,25 @@ int main(int argc, char **argv)
                                 "--shim are options of their own)\n", next);
                 return EXIT_USAGE;
             }
-        } else if ((strcmp(a, "--tcp") == 0 || strcmp(a, "--shim") == 0) && next != NULL) {
-            fprintf(stderr, "chat-conformance: %s: this adapter is not implemented yet; only "
-                            "--adapter inproc runs now\n", a);
+        } else if (strcmp(a, "--shim") == 0 && next != NULL) {
+            fprintf(stderr, "chat-conformance: %s: this adapter is not implemented yet; "
+                            "--adapter inproc, --tcp and --chatd run now\n", a);
             return 2;
+        } else if (strcmp(a, "--tcp") == 0 && next != NULL) {
+            tcpo.hostport = next;
+            i++;
+        } else if (strcmp(a, "--chatd") == 0 && next != NULL) {
+            tcpo.chatd = next;
+            i++;
+        } else if (strcmp(a, "--chatd-set") == 0 && next != NULL) {
+            sets[nsets++] = next;
+            i++;
+        } else if (strcmp(a, "--admin-user") == 0 && next != NULL) {
+            tcpo.admin_user = next;
+            i++;
+        } else if (strcmp(a, "--admin-pass-file") == 0 && next != NULL) {
+            admin_pass_file = next;
+            i++;
         } else if (strcmp(a, "--only") == 0 && next != NULL) {
             o.only[o.nonly++] = next;
             i++;
@@ -332,10 +361,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat-conformance: libsodium failed to initialise\n");
         return 1;
     }
-    cf_adapter ad = cf_inproc_new(o.bug);
+    if (tcpo.hostport != NULL && tcpo.chatd != NULL) {
+        fprintf(stderr, "chat-conformance: --tcp and --chatd exclude each other\n");
+        return EXIT_USAGE;
+    }
+    tcpo.sets = sets;
+    char admin_pass[1024];
+    admin_pass[0] = '\0';
+    if (admin_pass_file != NULL) {
+        FILE *f = fopen(admin_pass_file, "r");
+        if (f == NULL || fgets(admin_pass, sizeof admin_pass, f) == NULL) {
+            fprintf(stderr, "chat-conformance: %s: cannot read the admin password\n",
+                    admin_pass_file);
+            if (f != NULL)
+                fclose(f);
+            return EXIT_USAGE;
+        }
+        fclose(f);
+        admin_pass[strcspn(admin_pass, "\r\n")] = '\0';
+        tcpo.admin_pass = admin_pass;
+    }
+    if ((tcpo.admin_user == NULL) != (tcpo.admin_pass == NULL)) {
+        fprintf(stderr, "chat-conformance: --admin-user and --admin-pass-file go together\n");
+        return EXIT_USAGE;
+    }
+    cf_adapter ad = tcpo.hostport != NULL || tcpo.chatd != NULL ? cf_tcp_new(&tcpo)
+                                                                 : cf_inproc_new(o.bug);
     int status = 0;
     if (record_out != NULL) {
         status = do_record(record_out, record_in, &ad);
+        free(sets);
         ad.ops->destroy(ad.self);
         free(o.only);
         free(inputs);
@@ -343,6 +398,7 @@ int main(int argc, char **argv)
     }
     if (ninputs == 0) {
         usage(stderr);
+        free(sets);
         ad.ops->destroy(ad.self);
         free(o.only);
         free(inputs);
@@ -446,5 +502,6 @@ int main(int argc, char **argv)
     ad.ops->destroy(ad.self);
     free(o.only);
     free(inputs);
+    free(sets);
     return status != 0 || failed > 0 ? 1 : 0;
 }

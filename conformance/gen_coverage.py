@@ -119,6 +119,9 @@ def load(path):
                 t["covers"] += w[1:]
             elif h == "desc":
                 t["desc"] = l[len("@desc"):].strip()
+            elif h == "server" and len(w) > 1:
+                k, _, v = w[1].partition("=")
+                t.setdefault("server_cfg", {})[k] = v
             elif h == "actor":
                 t["actors"][w[1]] = w[2]
                 t.setdefault("autologin", {})[w[1]] = \
@@ -126,6 +129,32 @@ def load(path):
         else:
             t["steps"].append(w)
     return t
+
+
+# What the TCP adapter against chatd (--chatd) cannot run, and why
+# (docs/TRANSCRIPTS.md §10); the conformance_tcp ctest runs the rest.
+CHATD_LACKS = {"versions", "fake-opslimit", "fake-memlimit-kib"}
+
+
+def tcp_status(t):
+    """'yes', or why the transcript is skipped over TCP against chatd."""
+    if t["kind"] == "kat":
+        return "no: known-answer"
+    if "server" not in t["roles"]:
+        return "no: client role"
+    verbs = {w[0] for w in t["steps"]}
+    if "time" in verbs:
+        return "no: clock"
+    if "fault" in verbs:
+        return "no: faults"
+    cfg = t.get("server_cfg", {})
+    for k in sorted(cfg):
+        if k in CHATD_LACKS:
+            return f"no: @server {k}"
+    om = cfg.get("out-max", "")
+    if om.isdigit() and int(om) < 16384:
+        return "no: out-max < 16K"
+    return "yes"
 
 
 def collect(dirs):
@@ -357,18 +386,28 @@ def generate(protocol, dirs):
             p(f"- §{sec} state {st}: no transcript names it")
     for g in gaps:
         p(f"- {g}: {KNOWN_GAPS.get(g, 'no transcript')}")
-    p("- Adapters: every transcript runs in process (libchat's hub and client); the TCP "
-      "adapter (a server at host:port, e.g. chatd) and the shim adapter (a foreign client or "
-      "server) are not implemented yet, so nothing here has been run against them.")
+    over_tcp = [t for t in ts if tcp_status(t) == "yes"]
+    why = {}
+    for t in ts:
+        st = tcp_status(t)
+        if st != "yes":
+            why[st[4:]] = why.get(st[4:], 0) + 1
+    p(f"- Adapters: every transcript runs in process (libchat's hub and client); "
+      f"{len(over_tcp)} of {len(ts)} also run over TCP against a fresh chatd per transcript "
+      f"(`conformance_tcp`); the others are skipped there ("
+      + ", ".join(f"{k}: {v}" for k, v in sorted(why.items())) +
+      "; see the tcp column). The shim adapter (a foreign client or server) is not "
+      "implemented yet.")
     p("")
     p("## All transcripts")
     p("")
-    p("| id | kind | role | covers | description |")
-    p("|---|---|---|---|---|")
+    p("| id | kind | role | tcp | covers | description |")
+    p("|---|---|---|---|---|---|")
     for t in ts:
         roles = "both" if t["roles"] == {"server", "client"} else next(iter(t["roles"]))
         desc = t["desc"].replace("|", "\\|")
-        p(f"| `{t['id']}` | {t['kind']} | {roles} | {' '.join(t['covers'])} | {desc} |")
+        p(f"| `{t['id']}` | {t['kind']} | {roles} | {tcp_status(t)} | {' '.join(t['covers'])} "
+          f"| {desc} |")
     p("")
     return "\n".join(out)
 

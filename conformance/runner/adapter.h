@@ -76,10 +76,14 @@ typedef struct cf_open {
     size_t pass_len;
 } cf_open;
 
+#define CF_BEGIN_SKIP 1
+
 typedef struct cf_adapter_ops {
     const char *name;
     unsigned (*caps)(void *self);
-    /* Prepare for one transcript (accounts, configuration, keys). */
+    /* Prepare for one transcript (accounts, configuration, keys). 0, -1 on
+     * error (the transcript fails), or CF_BEGIN_SKIP when this adapter
+     * cannot run it (err says why; the transcript is skipped). */
     int (*begin)(void *self, const cf_setup *s, char *err, size_t cap);
     /* Tear down everything begin and the run created. */
     void (*end)(void *self);
@@ -127,5 +131,19 @@ const char *cf_bug_name(int bug);
  * role) in this process, with the transcript's randomness and a virtual
  * clock. */
 cf_adapter cf_inproc_new(int bug);
+
+/* The TCP adapter: a server at host:port (accounts created and deleted
+ * through an admin account), or, with chatd set, a fresh chatd that the
+ * adapter starts per transcript on an ephemeral loopback port with a
+ * temporary state directory, the transcript's settings, accounts and
+ * server key. */
+typedef struct cf_tcp_opts {
+    const char *hostport;   /* "HOST:PORT" (external server) or NULL */
+    const char *admin_user; /* external server: an admin account */
+    const char *admin_pass; /* its password */
+    const char *chatd;      /* path of chatd to start per transcript, or NULL */
+    const char *const *sets; /* extra --set KEY=VALUE for chatd, NULL-terminated or NULL */
+} cf_tcp_opts;
+cf_adapter cf_tcp_new(const cf_tcp_opts *o);
 
 #endif
