@@ -1,5 +1,6 @@
 /* chatd's account store over SQLite. See store_sqlite.h. */
 #include "store_sqlite.h"
+#include "fileutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,12 +14,6 @@
 
 #include <sodium.h>
 #include <sqlite3.h>
-
-#if defined(__GNUC__) || defined(__clang__)
-#define STORE_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define STORE_PRINTF(a, b)
-#endif
 
 /* Accounts read per query by list(): the statement is reset between pages,
  * so a visitor may call back into the store. */
@@ -79,18 +74,6 @@ struct chatd_store {
 
 /* ---- Messages -------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) STORE_PRINTF(4, 5);
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* A plain-words reason for an SQLite result code, with SQLite's own text. */
 static void describe(char *out, size_t outlen, sqlite3 *db, int rc)
@@ -434,21 +417,21 @@ static int precreate(const char *path, char *err, size_t errlen)
         int e = errno;
         (void)close(fd);
         if (rc != 0)
-            return fail(err, errlen, CHAT_E_STORE, "%s: cannot set permissions: %s", path,
+            return fu_fail(err, errlen, CHAT_E_STORE, "%s: cannot set permissions: %s", path,
                         strerror(e));
         return CHAT_OK;
     }
     int e = errno;
     if (e != EEXIST)
-        return fail(err, errlen, CHAT_E_STORE, "cannot create database %s: %s", path,
+        return fu_fail(err, errlen, CHAT_E_STORE, "cannot create database %s: %s", path,
                     strerror(e));
     struct stat st;
     if (stat(path, &st) != 0) {
         e = errno;
-        return fail(err, errlen, CHAT_E_STORE, "cannot open database %s: %s", path, strerror(e));
+        return fu_fail(err, errlen, CHAT_E_STORE, "cannot open database %s: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode))
-        return fail(err, errlen, CHAT_E_STORE, "cannot open database %s: not a regular file",
+        return fu_fail(err, errlen, CHAT_E_STORE, "cannot open database %s: not a regular file",
                     path);
     return CHAT_OK;
 }
@@ -462,7 +445,7 @@ static int exec(chatd_store *s, const char *sql, const char *what, char *err, si
     if (rc != SQLITE_OK) {
         char why[384];
         describe(why, sizeof why, s->db, rc);
-        return fail(err, errlen, CHAT_E_STORE, "database %s: cannot %s: %s", s->path, what, why);
+        return fu_fail(err, errlen, CHAT_E_STORE, "database %s: cannot %s: %s", s->path, what, why);
     }
     return CHAT_OK;
 }
@@ -514,11 +497,11 @@ static int check_integrity(chatd_store *s, char *err, size_t errlen)
         char why[384];
         describe(why, sizeof why, s->db, rc);
         sqlite3_finalize(st);
-        return fail(err, errlen, CHAT_E_STORE, "cannot open database %s: %s", s->path, why);
+        return fu_fail(err, errlen, CHAT_E_STORE, "cannot open database %s: %s", s->path, why);
     }
     sqlite3_finalize(st);
     if (!ok || rows != 1)
-        return fail(err, errlen, CHAT_E_STORE,
+        return fu_fail(err, errlen, CHAT_E_STORE,
                     "database %s is corrupt (integrity check: %s%s); restore it from a backup",
                     s->path, problems[0] ? problems : "no result", rows > 3 ? "; ..." : "");
     return CHAT_OK;
@@ -542,7 +525,7 @@ static int migrate(chatd_store *s, char *err, size_t errlen)
         rc = query_text(s, "SELECT version FROM schema_version WHERE id = 1", text, sizeof text,
                         &src);
         if (rc != CHAT_OK)
-            rc = fail(err, errlen, CHAT_E_STORE, "database %s: cannot read the schema version: %s",
+            rc = fu_fail(err, errlen, CHAT_E_STORE, "database %s: cannot read the schema version: %s",
                       s->path, sqlite3_errmsg(s->db));
     }
     if (rc == CHAT_OK && src == SQLITE_DONE) {
@@ -554,7 +537,7 @@ static int migrate(chatd_store *s, char *err, size_t errlen)
                         " AND name <> 'schema_version' LIMIT 1",
                         text, sizeof text, &src);
         if (rc == CHAT_OK && src != SQLITE_DONE)
-            rc = fail(err, errlen, CHAT_E_STORE,
+            rc = fu_fail(err, errlen, CHAT_E_STORE,
                       "%s is an SQLite database but not a chatd one (it has a table \"%s\" and "
                       "no schema version)",
                       s->path, text);
@@ -562,16 +545,16 @@ static int migrate(chatd_store *s, char *err, size_t errlen)
             rc = exec(s, "INSERT INTO schema_version (id, version) VALUES (1, 0)",
                       "record the schema version", err, errlen);
         else
-            rc = fail(err, errlen, CHAT_E_STORE, "database %s: cannot read the schema: %s",
+            rc = fu_fail(err, errlen, CHAT_E_STORE, "database %s: cannot read the schema: %s",
                       s->path, sqlite3_errmsg(s->db));
     } else if (rc == CHAT_OK) {
         char *end = NULL;
         version = strtoll(text, &end, 10);
         if (end == text || *end != '\0' || version < 0)
-            rc = fail(err, errlen, CHAT_E_STORE, "database %s has an invalid schema version \"%s\"",
+            rc = fu_fail(err, errlen, CHAT_E_STORE, "database %s has an invalid schema version \"%s\"",
                       s->path, text);
         else if (version > CHATD_SCHEMA_VERSION)
-            rc = fail(err, errlen, CHAT_E_STORE,
+            rc = fu_fail(err, errlen, CHAT_E_STORE,
                       "database %s has schema version %lld, newer than this chatd supports (%d); "
                       "use a newer chatd",
                       s->path, version, CHATD_SCHEMA_VERSION);
@@ -607,7 +590,7 @@ static int protect_sidecars(chatd_store *s, char *err, size_t errlen)
             continue; /* not there (yet): SQLite will copy the 0600 */
         if ((st.st_mode & 0777) != 0600 && chmod(p, 0600) != 0) {
             int e = errno;
-            return fail(err, errlen, CHAT_E_STORE, "cannot set permissions of %s: %s", p,
+            return fu_fail(err, errlen, CHAT_E_STORE, "cannot set permissions of %s: %s", p,
                         strerror(e));
         }
     }
@@ -617,19 +600,19 @@ static int protect_sidecars(chatd_store *s, char *err, size_t errlen)
 int chatd_store_open(chatd_store **out, const char *path, char *err, size_t errlen)
 {
     if (out == NULL)
-        return fail(err, errlen, CHAT_E_INVAL, "no store to open");
+        return fu_fail(err, errlen, CHAT_E_INVAL, "no store to open");
     *out = NULL;
     if (path == NULL || path[0] == '\0')
-        return fail(err, errlen, CHAT_E_INVAL, "no database file name given");
+        return fu_fail(err, errlen, CHAT_E_INVAL, "no database file name given");
     chatd_store *s = calloc(1, sizeof *s);
     if (s == NULL)
-        return fail(err, errlen, CHAT_E_NOMEM, "cannot open database %s: out of memory", path);
+        return fu_fail(err, errlen, CHAT_E_NOMEM, "cannot open database %s: out of memory", path);
     /* A name SQLite could take for a URI gets a "./" in front. */
     int n = snprintf(s->path, sizeof s->path, "%s%s", strncmp(path, "file:", 5) == 0 ? "./" : "",
                      path);
     if (n < 0 || (size_t)n >= sizeof s->path) {
         free(s);
-        return fail(err, errlen, CHAT_E_INVAL, "database path too long: %.64s...", path);
+        return fu_fail(err, errlen, CHAT_E_INVAL, "database path too long: %.64s...", path);
     }
 
     int rc = precreate(s->path, err, errlen);
@@ -641,13 +624,13 @@ int chatd_store_open(chatd_store **out, const char *path, char *err, size_t errl
     if (src != SQLITE_OK) {
         char why[384];
         describe(why, sizeof why, s->db, src);
-        (void)fail(err, errlen, CHAT_E_STORE, "cannot open database %s: %s", s->path, why);
+        (void)fu_fail(err, errlen, CHAT_E_STORE, "cannot open database %s: %s", s->path, why);
         goto fail;
     }
     (void)sqlite3_extended_result_codes(s->db, 1);
     (void)sqlite3_busy_timeout(s->db, CHATD_STORE_BUSY_MS);
     if (sqlite3_db_readonly(s->db, "main") == 1) {
-        (void)fail(err, errlen, CHAT_E_STORE,
+        (void)fu_fail(err, errlen, CHAT_E_STORE,
                    "cannot open database %s: it is read-only (check its permissions)", s->path);
         goto fail;
     }
@@ -664,7 +647,7 @@ int chatd_store_open(chatd_store **out, const char *path, char *err, size_t errl
             describe(why, sizeof why, s->db, src);
         else
             (void)snprintf(why, sizeof why, "the journal mode stays \"%s\"", mode);
-        (void)fail(err, errlen, CHAT_E_STORE, "database %s: cannot switch to WAL mode: %s",
+        (void)fu_fail(err, errlen, CHAT_E_STORE, "database %s: cannot switch to WAL mode: %s",
                    s->path, why);
         goto fail;
     }
@@ -686,7 +669,7 @@ int chatd_store_open(chatd_store **out, const char *path, char *err, size_t errl
         if (src != SQLITE_OK) {
             char why[384];
             describe(why, sizeof why, s->db, src);
-            (void)fail(err, errlen, CHAT_E_STORE, "database %s: cannot prepare queries: %s",
+            (void)fu_fail(err, errlen, CHAT_E_STORE, "database %s: cannot prepare queries: %s",
                        s->path, why);
             goto fail;
         }

@@ -15,16 +15,7 @@
 
 /* ---- Messages -------------------------------------------------------- */
 
-#if defined(__GNUC__) || defined(__clang__)
-#define FU_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define FU_PRINTF(a, b)
-#endif
-
-/* Write a message into err (if any) and return code. */
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) FU_PRINTF(4, 5);
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int fu_fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     if (err != NULL && errlen > 0) {
         va_list ap;
@@ -75,19 +66,19 @@ static int mkdir_one(const char *dir, mode_t mode, char *err, size_t errlen)
     if (stat(dir, &st) == 0) {
         if (S_ISDIR(st.st_mode))
             return FU_OK;
-        return fail(err, errlen, FU_E_IO,
+        return fu_fail(err, errlen, FU_E_IO,
                     "cannot create directory %s: a file with that name exists", dir);
     }
-    return fail(err, errlen, code_of(e), "cannot create directory %s: %s", dir, strerror(e));
+    return fu_fail(err, errlen, code_of(e), "cannot create directory %s: %s", dir, strerror(e));
 }
 
 int fu_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen)
 {
     char buf[FU_PATH_MAX];
     if (path == NULL || path[0] == '\0')
-        return fail(err, errlen, FU_E_INVAL, "cannot create a directory with an empty name");
+        return fu_fail(err, errlen, FU_E_INVAL, "cannot create a directory with an empty name");
     if (!copy_str(buf, sizeof buf, path))
-        return fail(err, errlen, FU_E_INVAL, "cannot create directory %.64s...: path too long",
+        return fu_fail(err, errlen, FU_E_INVAL, "cannot create directory %.64s...: path too long",
                     path);
     size_t n = strlen(buf);
     for (size_t i = 1; i < n; i++) {
@@ -147,13 +138,13 @@ static int write_temp(const char *path, const void *data, size_t len, mode_t mod
 {
     const char *base;
     if (path == NULL || path[0] == '\0')
-        return fail(err, errlen, FU_E_INVAL, "cannot write a file with an empty name");
+        return fu_fail(err, errlen, FU_E_INVAL, "cannot write a file with an empty name");
     if (data == NULL && len > 0)
-        return fail(err, errlen, FU_E_INVAL, "cannot write %s: no data given", path);
+        return fu_fail(err, errlen, FU_E_INVAL, "cannot write %s: no data given", path);
     if (!split_dir(path, dir, cap, &base))
-        return fail(err, errlen, FU_E_INVAL, "cannot write %.64s...: path too long", path);
+        return fu_fail(err, errlen, FU_E_INVAL, "cannot write %.64s...: path too long", path);
     if (base[0] == '\0')
-        return fail(err, errlen, FU_E_INVAL, "cannot write %s: the name ends in '/'", path);
+        return fu_fail(err, errlen, FU_E_INVAL, "cannot write %s: the name ends in '/'", path);
 
     /* ".<name>.tmp-<12 random hex digits>" next to the target, so the
      * rename stays within one file system. */
@@ -166,16 +157,16 @@ static int write_temp(const char *path, const void *data, size_t len, mode_t mod
         const char *sep = strcmp(dir, "/") == 0 ? "" : "/";
         int n = snprintf(tmp, cap, "%s%s.%s.tmp-%s", dir, sep, base, hex);
         if (n < 0 || (size_t)n >= cap)
-            return fail(err, errlen, FU_E_INVAL, "cannot write %.64s...: path too long", path);
+            return fu_fail(err, errlen, FU_E_INVAL, "cannot write %.64s...: path too long", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
         if (fd < 0 && errno != EEXIST) {
             int e = errno;
-            return fail(err, errlen, code_of(e), "cannot write %s: cannot create a file in %s: %s",
+            return fu_fail(err, errlen, code_of(e), "cannot write %s: cannot create a file in %s: %s",
                         path, dir, strerror(e));
         }
     }
     if (fd < 0)
-        return fail(err, errlen, FU_E_IO, "cannot write %s: no free temporary name in %s", path,
+        return fu_fail(err, errlen, FU_E_IO, "cannot write %s: no free temporary name in %s", path,
                     dir);
 
     const char *what = NULL;
@@ -193,7 +184,7 @@ static int write_temp(const char *path, const void *data, size_t len, mode_t mod
     }
     if (what != NULL) {
         (void)unlink(tmp);
-        return fail(err, errlen, code_of(e), "cannot write %s: %s: %s", path, what, strerror(e));
+        return fu_fail(err, errlen, code_of(e), "cannot write %s: %s: %s", path, what, strerror(e));
     }
     return FU_OK;
 }
@@ -205,13 +196,13 @@ static int sync_dir(const char *path, const char *dir, char *err, size_t errlen)
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         int e = errno;
-        return fail(err, errlen, code_of(e), "wrote %s but cannot open directory %s to sync it: %s",
+        return fu_fail(err, errlen, code_of(e), "wrote %s but cannot open directory %s to sync it: %s",
                     path, dir, strerror(e));
     }
     if (fsync(dfd) != 0 && errno != EINVAL) {
         int e = errno;
         (void)close(dfd);
-        return fail(err, errlen, FU_E_IO, "wrote %s but cannot sync directory %s: %s", path, dir,
+        return fu_fail(err, errlen, FU_E_IO, "wrote %s but cannot sync directory %s: %s", path, dir,
                     strerror(e));
     }
     (void)close(dfd);
@@ -229,7 +220,7 @@ int fu_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
     if (rename(tmp, path) != 0) {
         int e = errno;
         (void)unlink(tmp);
-        return fail(err, errlen, code_of(e),
+        return fu_fail(err, errlen, code_of(e),
                     "cannot write %s: cannot rename the new file over it: %s", path, strerror(e));
     }
     return sync_dir(path, dir, err, errlen);
@@ -250,17 +241,17 @@ int fu_write_new(const char *path, const void *data, size_t len, mode_t mode, ch
     (void)unlink(tmp);
     if (lrc != 0) {
         if (e == EEXIST)
-            return fail(err, errlen, FU_E_EXISTS, "%s already exists", path);
+            return fu_fail(err, errlen, FU_E_EXISTS, "%s already exists", path);
         if (e != EPERM && e != ENOSYS && e != EOPNOTSUPP)
-            return fail(err, errlen, code_of(e), "cannot create %s: %s", path, strerror(e));
+            return fu_fail(err, errlen, code_of(e), "cannot create %s: %s", path, strerror(e));
         /* A file system without hard links: create the name exclusively and
          * write it in place (not crash-atomic, but never an overwrite). */
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
         if (fd < 0) {
             e = errno;
             if (e == EEXIST)
-                return fail(err, errlen, FU_E_EXISTS, "%s already exists", path);
-            return fail(err, errlen, code_of(e), "cannot create %s: %s", path, strerror(e));
+                return fu_fail(err, errlen, FU_E_EXISTS, "%s already exists", path);
+            return fu_fail(err, errlen, code_of(e), "cannot create %s: %s", path, strerror(e));
         }
         int bad = fchmod(fd, mode & 07777) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0;
         e = errno;
@@ -270,7 +261,7 @@ int fu_write_new(const char *path, const void *data, size_t len, mode_t mode, ch
         }
         if (bad) {
             (void)unlink(path);
-            return fail(err, errlen, code_of(e), "cannot write %s: %s", path, strerror(e));
+            return fu_fail(err, errlen, code_of(e), "cannot write %s: %s", path, strerror(e));
         }
     }
     return sync_dir(path, dir, err, errlen);
@@ -283,7 +274,7 @@ int fu_check_private_fd(int fd, const char *path, char *err, size_t errlen)
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        return fail(err, errlen, FU_E_IO, "cannot check the permissions of %s: %s", path,
+        return fu_fail(err, errlen, FU_E_IO, "cannot check the permissions of %s: %s", path,
                     strerror(e));
     }
     const mode_t grp = S_IRGRP | S_IWGRP, oth = S_IROTH | S_IWOTH;
@@ -294,7 +285,7 @@ int fu_check_private_fd(int fd, const char *path, char *err, size_t errlen)
         int r = (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
         int w = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
         const char *how = r && w ? "read and write" : r ? "read" : "write";
-        return fail(err, errlen, FU_E_PERM,
+        return fu_fail(err, errlen, FU_E_PERM,
                     "%s is unprotected: its permissions %04o let %s %s it, but it holds a "
                     "secret and must be accessible only by its owner (run: chmod 600 %s)",
                     path, (unsigned)(st.st_mode & 07777), who, how, path);
@@ -305,11 +296,11 @@ int fu_check_private_fd(int fd, const char *path, char *err, size_t errlen)
 int fu_check_private(const char *path, char *err, size_t errlen)
 {
     if (path == NULL)
-        return fail(err, errlen, FU_E_INVAL, "no file name given");
+        return fu_fail(err, errlen, FU_E_INVAL, "no file name given");
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
-        return fail(err, errlen, code_of(e), "cannot open %s: %s", path, strerror(e));
+        return fu_fail(err, errlen, code_of(e), "cannot open %s: %s", path, strerror(e));
     }
     int rc = fu_check_private_fd(fd, path, err, errlen);
     (void)close(fd);
@@ -322,24 +313,24 @@ static int open_regular(const char *path, unsigned flags, int *fdp, size_t *size
                         size_t errlen)
 {
     if (path == NULL || path[0] == '\0')
-        return fail(err, errlen, FU_E_INVAL, "no file name given");
+        return fu_fail(err, errlen, FU_E_INVAL, "no file name given");
     /* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT)
-            return fail(err, errlen, FU_E_NOENT, "%s does not exist", path);
-        return fail(err, errlen, code_of(e), "cannot open %s: %s", path, strerror(e));
+            return fu_fail(err, errlen, FU_E_NOENT, "%s does not exist", path);
+        return fu_fail(err, errlen, code_of(e), "cannot open %s: %s", path, strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         (void)close(fd);
-        return fail(err, errlen, FU_E_IO, "cannot read %s: %s", path, strerror(e));
+        return fu_fail(err, errlen, FU_E_IO, "cannot read %s: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         (void)close(fd);
-        return fail(err, errlen, FU_E_IO, "cannot read %s: %s", path,
+        return fu_fail(err, errlen, FU_E_IO, "cannot read %s: %s", path,
                     S_ISDIR(st.st_mode) ? "it is a directory" : "it is not a regular file");
     }
     if ((flags & FU_READ_PRIVATE) != 0) {
@@ -390,7 +381,7 @@ int fu_read_file(const char *path, void *buf, size_t cap, size_t *len, unsigned 
                  size_t errlen)
 {
     if (buf == NULL || len == NULL)
-        return fail(err, errlen, FU_E_INVAL, "no buffer to read %s into", path ? path : "a file");
+        return fu_fail(err, errlen, FU_E_INVAL, "no buffer to read %s into", path ? path : "a file");
     *len = 0;
     int fd;
     size_t size;
@@ -399,7 +390,7 @@ int fu_read_file(const char *path, void *buf, size_t cap, size_t *len, unsigned 
         return rc;
     if (size > cap) {
         (void)close(fd);
-        return fail(err, errlen, FU_E_TOOBIG, "%s is too large (%zu bytes, at most %zu expected)",
+        return fu_fail(err, errlen, FU_E_TOOBIG, "%s is too large (%zu bytes, at most %zu expected)",
                     path, size, cap);
     }
     int more;
@@ -408,12 +399,12 @@ int fu_read_file(const char *path, void *buf, size_t cap, size_t *len, unsigned 
         int e = errno;
         (void)close(fd);
         sodium_memzero(buf, cap);
-        return fail(err, errlen, FU_E_IO, "cannot read %s: %s", path, strerror(e));
+        return fu_fail(err, errlen, FU_E_IO, "cannot read %s: %s", path, strerror(e));
     }
     (void)close(fd);
     if (more) {
         sodium_memzero(buf, cap);
-        return fail(err, errlen, FU_E_TOOBIG, "%s is too large (more than %zu bytes expected)",
+        return fu_fail(err, errlen, FU_E_TOOBIG, "%s is too large (more than %zu bytes expected)",
                     path, cap);
     }
     *len = got;
@@ -432,7 +423,7 @@ int fu_read_file_alloc(const char *path, size_t max, char **out, size_t *len, un
                        char *err, size_t errlen)
 {
     if (out == NULL || len == NULL)
-        return fail(err, errlen, FU_E_INVAL, "no buffer to read %s into", path ? path : "a file");
+        return fu_fail(err, errlen, FU_E_INVAL, "no buffer to read %s into", path ? path : "a file");
     *out = NULL;
     *len = 0;
     int fd;
@@ -442,7 +433,7 @@ int fu_read_file_alloc(const char *path, size_t max, char **out, size_t *len, un
         return rc;
     if (size > max || size == SIZE_MAX) {
         (void)close(fd);
-        return fail(err, errlen, FU_E_TOOBIG, "%s is too large (%zu bytes, at most %zu expected)",
+        return fu_fail(err, errlen, FU_E_TOOBIG, "%s is too large (%zu bytes, at most %zu expected)",
                     path, size, max);
     }
     /* One allocation of the size fstat reported, so no secret is left
@@ -452,7 +443,7 @@ int fu_read_file_alloc(const char *path, size_t max, char **out, size_t *len, un
     char *p = malloc(cap + 1);
     if (p == NULL) {
         (void)close(fd);
-        return fail(err, errlen, FU_E_NOMEM, "cannot read %s: out of memory", path);
+        return fu_fail(err, errlen, FU_E_NOMEM, "cannot read %s: out of memory", path);
     }
     int more;
     size_t got;
@@ -460,12 +451,12 @@ int fu_read_file_alloc(const char *path, size_t max, char **out, size_t *len, un
         int e = errno;
         (void)close(fd);
         fu_free_wipe(p, cap + 1);
-        return fail(err, errlen, FU_E_IO, "cannot read %s: %s", path, strerror(e));
+        return fu_fail(err, errlen, FU_E_IO, "cannot read %s: %s", path, strerror(e));
     }
     (void)close(fd);
     if (more) {
         fu_free_wipe(p, cap + 1);
-        return fail(err, errlen, FU_E_IO, "cannot read %s: it changed while being read", path);
+        return fu_fail(err, errlen, FU_E_IO, "cannot read %s: it changed while being read", path);
     }
     p[got] = '\0';
     *out = p;
@@ -479,14 +470,14 @@ int fu_join(char *out, size_t outlen, const char *dir, const char *name, char *e
             size_t errlen)
 {
     if (out == NULL || dir == NULL || name == NULL)
-        return fail(err, errlen, FU_E_INVAL, "no path to build");
+        return fu_fail(err, errlen, FU_E_INVAL, "no path to build");
     size_t dn = strlen(dir);
     const char *sep = (dn == 0 || dir[dn - 1] == '/' || name[0] == '\0') ? "" : "/";
     int n = snprintf(out, outlen, "%s%s%s", dir, sep, name);
     if (n < 0 || (size_t)n >= outlen) {
         if (outlen > 0)
             out[0] = '\0';
-        return fail(err, errlen, FU_E_INVAL, "path too long: %.64s.../%s", dir, name);
+        return fu_fail(err, errlen, FU_E_INVAL, "path too long: %.64s.../%s", dir, name);
     }
     return FU_OK;
 }
@@ -494,11 +485,11 @@ int fu_join(char *out, size_t outlen, const char *dir, const char *name, char *e
 int fu_home(char *out, size_t outlen, char *err, size_t errlen)
 {
     if (out == NULL)
-        return fail(err, errlen, FU_E_INVAL, "no buffer for the home directory");
+        return fu_fail(err, errlen, FU_E_INVAL, "no buffer for the home directory");
     const char *h = getenv("HOME");
     if (h != NULL && h[0] == '/') {
         if (!copy_str(out, outlen, h))
-            return fail(err, errlen, FU_E_INVAL, "$HOME is too long");
+            return fu_fail(err, errlen, FU_E_INVAL, "$HOME is too long");
         return FU_OK;
     }
     /* No usable $HOME: ask the password database. */
@@ -506,7 +497,7 @@ int fu_home(char *out, size_t outlen, char *err, size_t errlen)
     for (;;) {
         char *buf = malloc(bufsize);
         if (buf == NULL)
-            return fail(err, errlen, FU_E_NOMEM, "cannot find the home directory: out of memory");
+            return fu_fail(err, errlen, FU_E_NOMEM, "cannot find the home directory: out of memory");
         struct passwd pw, *res = NULL;
         int e = getpwuid_r(getuid(), &pw, buf, bufsize, &res);
         if (e == ERANGE && bufsize < (1u << 20)) {
@@ -516,17 +507,17 @@ int fu_home(char *out, size_t outlen, char *err, size_t errlen)
         }
         int rc;
         if (e != 0)
-            rc = fail(err, errlen, FU_E_IO,
+            rc = fu_fail(err, errlen, FU_E_IO,
                       "cannot find the home directory: $HOME is not set and the user database "
                       "lookup failed: %s",
                       strerror(e));
         else if (res == NULL || pw.pw_dir == NULL || pw.pw_dir[0] != '/')
-            rc = fail(err, errlen, FU_E_NOENT,
+            rc = fu_fail(err, errlen, FU_E_NOENT,
                       "cannot find the home directory: $HOME is not set and user %lu has no "
                       "home directory in the user database",
                       (unsigned long)getuid());
         else if (!copy_str(out, outlen, pw.pw_dir))
-            rc = fail(err, errlen, FU_E_INVAL, "the home directory path is too long");
+            rc = fu_fail(err, errlen, FU_E_INVAL, "the home directory path is too long");
         else
             rc = FU_OK;
         free(buf);
@@ -551,16 +542,16 @@ int fu_xdg_dir(fu_xdg kind, const char *app, char *out, size_t outlen, char *err
         def = ".config";
         break;
     default:
-        return fail(err, errlen, FU_E_INVAL, "unknown XDG directory kind");
+        return fu_fail(err, errlen, FU_E_INVAL, "unknown XDG directory kind");
     }
     if (out == NULL)
-        return fail(err, errlen, FU_E_INVAL, "no buffer for the %s directory", var);
+        return fu_fail(err, errlen, FU_E_INVAL, "no buffer for the %s directory", var);
     char base[FU_PATH_MAX];
     const char *v = getenv(var);
     int rc;
     if (v != NULL && v[0] == '/') {
         if (!copy_str(base, sizeof base, v))
-            return fail(err, errlen, FU_E_INVAL, "$%s is too long", var);
+            return fu_fail(err, errlen, FU_E_INVAL, "$%s is too long", var);
     } else {
         char home[FU_PATH_MAX];
         rc = fu_home(home, sizeof home, err, errlen);

@@ -99,6 +99,14 @@ int fu_xdg_dir(fu_xdg kind, const char *app, char *out, size_t outlen, char *err
 int fu_join(char *out, size_t outlen, const char *dir, const char *name, char *err,
             size_t errlen);
 
+/* Write a printf-style message into err (when err is not NULL and errlen
+ * > 0) and return code: the one error-reporting helper of the front-end
+ * modules (files, keys, known_hosts, the SQLite store). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 4, 5)))
+#endif
+int fu_fail(char *err, size_t errlen, int code, const char *fmt, ...);
+
 #ifdef __cplusplus
 }
 #endif

@@ -11,24 +11,6 @@
 
 #include "fileutil.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define KF_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define KF_PRINTF(a, b)
-#endif
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) KF_PRINTF(4, 5);
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* What openssl genpkey writes to get an X25519 key. */
 #define HOWTO "openssl genpkey -algorithm X25519"
@@ -66,14 +48,14 @@ static int der_next(der *d, uint8_t tag, der *content, const char *what, char *e
                     size_t errlen)
 {
     if (d->n == 0)
-        return fail(err, errlen, KF_E_FORMAT, "the PKCS#8 structure ends before %s", what);
+        return fu_fail(err, errlen, KF_E_FORMAT, "the PKCS#8 structure ends before %s", what);
     if (d->p[0] != tag)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the PKCS#8 structure has an unexpected element (tag 0x%02x) where %s "
                     "should be",
                     d->p[0], what);
     if (d->n < 2)
-        return fail(err, errlen, KF_E_FORMAT, "the PKCS#8 structure is truncated in %s", what);
+        return fu_fail(err, errlen, KF_E_FORMAT, "the PKCS#8 structure is truncated in %s", what);
     size_t len, hdr;
     uint8_t l0 = d->p[1];
     if (l0 < 0x80) {
@@ -86,11 +68,11 @@ static int der_next(der *d, uint8_t tag, der *content, const char *what, char *e
         len = (size_t)d->p[2] << 8 | d->p[3];
         hdr = 4;
     } else {
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the PKCS#8 structure has an invalid or non-DER length in %s", what);
     }
     if (len > d->n - hdr)
-        return fail(err, errlen, KF_E_FORMAT, "the PKCS#8 structure is truncated in %s", what);
+        return fu_fail(err, errlen, KF_E_FORMAT, "the PKCS#8 structure is truncated in %s", what);
     content->p = d->p + hdr;
     content->n = len;
     d->p += hdr + len;
@@ -165,17 +147,17 @@ static int parse_pkcs8(const uint8_t *p, size_t n, uint8_t key[KF_KEY_LEN], char
     if ((rc = der_next(&all, TAG_SEQUENCE, &seq, "the PrivateKeyInfo SEQUENCE", err, errlen)) != 0)
         return rc;
     if (all.n != 0)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the PKCS#8 structure is followed by %zu unexpected bytes", all.n);
 
     if ((rc = der_next(&seq, TAG_INTEGER, &version, "the version", err, errlen)) != 0)
         return rc;
     if (version.n != 1 || version.p[0] != 0) {
         if (version.n == 1 && version.p[0] == 1)
-            return fail(err, errlen, KF_E_FORMAT,
+            return fu_fail(err, errlen, KF_E_FORMAT,
                         "PKCS#8 version 1 keys (OneAsymmetricKey with a public key) are "
                         "not supported; expected version 0, as written by " HOWTO);
-        return fail(err, errlen, KF_E_FORMAT, "the PKCS#8 version is not 0");
+        return fu_fail(err, errlen, KF_E_FORMAT, "the PKCS#8 version is not 0");
     }
 
     if ((rc = der_next(&seq, TAG_SEQUENCE, &alg, "the AlgorithmIdentifier", err, errlen)) != 0)
@@ -185,30 +167,30 @@ static int parse_pkcs8(const uint8_t *p, size_t n, uint8_t key[KF_KEY_LEN], char
     if (oid.n != sizeof oid_x25519 || memcmp(oid.p, oid_x25519, sizeof oid_x25519) != 0) {
         char dotted[96];
         oid_text(&oid, dotted, sizeof dotted);
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the key is for %s (algorithm OID %s), not for X25519 (1.3.101.110); "
                     "make one with " HOWTO,
                     oid_name(dotted), dotted);
     }
     if (alg.n != 0)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the X25519 AlgorithmIdentifier has parameters; it must have none");
 
     if ((rc = der_next(&seq, TAG_OCTET_STRING, &outer, "the privateKey OCTET STRING", err,
                        errlen)) != 0)
         return rc;
     if (seq.n != 0)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the PKCS#8 structure has fields after the private key (attributes or a "
                     "public key), which are not supported");
     if ((rc = der_next(&outer, TAG_OCTET_STRING, &inner, "the CurvePrivateKey OCTET STRING", err,
                        errlen)) != 0)
         return rc;
     if (outer.n != 0)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the privateKey field has %zu unexpected bytes after the key", outer.n);
     if (inner.n != KF_KEY_LEN)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the private key is %zu bytes long; an X25519 private key is %d bytes",
                     inner.n, KF_KEY_LEN);
     memcpy(key, inner.p, KF_KEY_LEN);
@@ -265,25 +247,25 @@ static int parse_pem(const uint8_t *t, size_t n, uint8_t key[KF_KEY_LEN], char *
     size_t rest = line_len - strlen(PEM_BEGIN);
     const uint8_t *close = find(label, rest, PEM_DASHES);
     if (close == NULL || close + strlen(PEM_DASHES) != t + line_len)
-        return fail(err, errlen, KF_E_FORMAT, "the PEM BEGIN line is malformed");
+        return fu_fail(err, errlen, KF_E_FORMAT, "the PEM BEGIN line is malformed");
     size_t label_len = (size_t)(close - label);
     if (label_len != strlen(PEM_LABEL) || memcmp(label, PEM_LABEL, label_len) != 0) {
         if (label_len == strlen("ENCRYPTED PRIVATE KEY") &&
             memcmp(label, "ENCRYPTED PRIVATE KEY", label_len) == 0)
-            return fail(err, errlen, KF_E_FORMAT,
+            return fu_fail(err, errlen, KF_E_FORMAT,
                         "the PEM key is encrypted; decrypt it first "
                         "(openssl pkey -in KEY -out PLAIN_KEY)");
         if (label_len == strlen("PUBLIC KEY") && memcmp(label, "PUBLIC KEY", label_len) == 0)
-            return fail(err, errlen, KF_E_FORMAT,
+            return fu_fail(err, errlen, KF_E_FORMAT,
                         "this is a public key; the private key is needed");
         int shown = label_len > 40 ? 40 : (int)label_len;
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "PEM type \"%.*s\" is not supported; expected \"PRIVATE KEY\" "
                     "(unencrypted PKCS#8, as written by " HOWTO ")",
                     shown, (const char *)label);
     }
     if (eol == NULL)
-        return fail(err, errlen, KF_E_FORMAT, "the PEM key has no " PEM_FOOTER " line");
+        return fu_fail(err, errlen, KF_E_FORMAT, "the PEM key has no " PEM_FOOTER " line");
 
     /* The END line: at the very end (t is trimmed), at a line start. */
     const uint8_t *body = eol + 1;
@@ -291,12 +273,12 @@ static int parse_pem(const uint8_t *t, size_t n, uint8_t key[KF_KEY_LEN], char *
     size_t foot_len = strlen(PEM_FOOTER);
     const uint8_t *foot = find(body, body_max, PEM_FOOTER);
     if (foot == NULL)
-        return fail(err, errlen, KF_E_FORMAT, "the PEM key has no " PEM_FOOTER " line");
+        return fu_fail(err, errlen, KF_E_FORMAT, "the PEM key has no " PEM_FOOTER " line");
     if (foot + foot_len != t + n)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "unexpected data after the " PEM_FOOTER " line");
     if (foot != body && foot[-1] != '\n')
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the " PEM_FOOTER " line does not start a line");
     size_t body_len = (size_t)(foot - body);
 
@@ -306,7 +288,7 @@ static int parse_pem(const uint8_t *t, size_t n, uint8_t key[KF_KEY_LEN], char *
                           NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
         int too_long = errno == ERANGE;
         sodium_memzero(blob, sizeof blob);
-        return fail(err, errlen, KF_E_FORMAT, "%s",
+        return fu_fail(err, errlen, KF_E_FORMAT, "%s",
                     too_long ? "the PEM body is far too long for an X25519 key"
                              : "the PEM body is not valid base64");
     }
@@ -348,7 +330,7 @@ static int parse_any(const uint8_t *data, size_t len, uint8_t key[KF_KEY_LEN], c
         return KF_OK;
     }
     if (len == 0)
-        return fail(err, errlen, KF_E_FORMAT, "the key file is empty");
+        return fu_fail(err, errlen, KF_E_FORMAT, "the key file is empty");
 
     const uint8_t *t = data;
     size_t n = len;
@@ -359,9 +341,9 @@ static int parse_any(const uint8_t *data, size_t len, uint8_t key[KF_KEY_LEN], c
     while (n > 0 && is_space(t[n - 1]))
         n--;
     if (n == 0)
-        return fail(err, errlen, KF_E_FORMAT, "the key file contains only whitespace");
+        return fu_fail(err, errlen, KF_E_FORMAT, "the key file contains only whitespace");
     if (n > KF_FILE_MAX)
-        return fail(err, errlen, KF_E_FORMAT, "too long to be a key (%zu bytes)", len);
+        return fu_fail(err, errlen, KF_E_FORMAT, "too long to be a key (%zu bytes)", len);
 
     if (starts_with(t, n, PEM_BEGIN))
         return parse_pem(t, n, key, err, errlen);
@@ -373,7 +355,7 @@ static int parse_any(const uint8_t *data, size_t len, uint8_t key[KF_KEY_LEN], c
         size_t bin_len = 0;
         if (sodium_hex2bin(key, KF_KEY_LEN, (const char *)t, n, NULL, &bin_len, NULL) != 0 ||
             bin_len != KF_KEY_LEN)
-            return fail(err, errlen, KF_E_FORMAT, "the hex key cannot be decoded");
+            return fu_fail(err, errlen, KF_E_FORMAT, "the hex key cannot be decoded");
         return KF_OK;
     }
 
@@ -395,16 +377,16 @@ static int parse_any(const uint8_t *data, size_t len, uint8_t key[KF_KEY_LEN], c
         sodium_memzero(bin, sizeof bin);
         if (all_hex)
             break; /* more likely a hex key of the wrong length */
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the base64 text decodes to %zu bytes; an X25519 private key is %d bytes",
                     bin_len, KF_KEY_LEN);
     }
     sodium_memzero(bin, sizeof bin);
     if (all_hex)
-        return fail(err, errlen, KF_E_FORMAT,
+        return fu_fail(err, errlen, KF_E_FORMAT,
                     "the hex key has %zu digits; an X25519 private key is %d hex digits", n,
                     2 * KF_KEY_LEN);
-    return fail(err, errlen, KF_E_FORMAT,
+    return fu_fail(err, errlen, KF_E_FORMAT,
                 "not a key in a known format: expected 32 raw bytes, 64 hex digits, base64 of "
                 "32 bytes, or a PEM \"PRIVATE KEY\" as written by " HOWTO);
 }
@@ -412,7 +394,7 @@ static int parse_any(const uint8_t *data, size_t len, uint8_t key[KF_KEY_LEN], c
 int kf_parse(const uint8_t *data, size_t len, uint8_t key[KF_KEY_LEN], char *err, size_t errlen)
 {
     if (key == NULL || (data == NULL && len > 0))
-        return fail(err, errlen, KF_E_INVAL, "no key data");
+        return fu_fail(err, errlen, KF_E_INVAL, "no key data");
     int rc = parse_any(data, len, key, err, errlen);
     if (rc != KF_OK)
         sodium_memzero(key, KF_KEY_LEN); /* nothing of a rejected key is returned */
@@ -452,14 +434,14 @@ static int code_from_fu(int rc)
 int kf_load(const char *path, uint8_t key[KF_KEY_LEN], char *err, size_t errlen)
 {
     if (path == NULL || key == NULL)
-        return fail(err, errlen, KF_E_INVAL, "no key file given");
+        return fu_fail(err, errlen, KF_E_INVAL, "no key file given");
     uint8_t buf[KF_FILE_MAX];
     size_t len = 0;
     int rc = fu_read_file(path, buf, sizeof buf, &len, FU_READ_PRIVATE, err, errlen);
     if (rc != FU_OK) {
         sodium_memzero(buf, sizeof buf);
         if (rc == FU_E_TOOBIG)
-            return fail(err, errlen, KF_E_FORMAT,
+            return fu_fail(err, errlen, KF_E_FORMAT,
                         "cannot load key %s: the file is too large to be a key", path);
         return code_from_fu(rc);
     }
@@ -468,7 +450,7 @@ int kf_load(const char *path, uint8_t key[KF_KEY_LEN], char *err, size_t errlen)
     sodium_memzero(buf, sizeof buf);
     if (rc != KF_OK) {
         sodium_memzero(key, KF_KEY_LEN);
-        return fail(err, errlen, rc, "cannot load key %s: %s", path, why);
+        return fu_fail(err, errlen, rc, "cannot load key %s: %s", path, why);
     }
     return KF_OK;
 }
@@ -477,11 +459,11 @@ static int store(const char *path, const uint8_t key[KF_KEY_LEN], int create, ch
                  size_t errlen)
 {
     if (path == NULL || key == NULL)
-        return fail(err, errlen, KF_E_INVAL, "no key file given");
+        return fu_fail(err, errlen, KF_E_INVAL, "no key file given");
     char pem[KF_PEM_SIZE];
     int rc = kf_to_pem(key, pem, sizeof pem);
     if (rc != KF_OK)
-        return fail(err, errlen, rc, "cannot encode the key for %s", path);
+        return fu_fail(err, errlen, rc, "cannot encode the key for %s", path);
     size_t n = strlen(pem);
     if (create)
         rc = fu_write_new(path, pem, n, 0600, err, errlen);

@@ -12,24 +12,6 @@
 
 #include "fileutil.h"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define KH_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define KH_PRINTF(a, b)
-#endif
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) KH_PRINTF(4, 5);
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        (void)vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 static int host_char(char c)
 {
@@ -214,10 +196,10 @@ static int read_kh(const char *path, char **text, size_t *len, char *err, size_t
     if (stat(path, &st) != 0) {
         if (errno == ENOENT)
             return KH_OK;
-        return fail(err, errlen, KH_E_IO, "cannot read %s: %s", path, strerror(errno));
+        return fu_fail(err, errlen, KH_E_IO, "cannot read %s: %s", path, strerror(errno));
     }
     if ((st.st_mode & 022) != 0)
-        return fail(err, errlen, KH_E_PERM,
+        return fu_fail(err, errlen, KH_E_PERM,
                     "%s is writable by group or others (mode %04o): anyone who can write it "
                     "can replace a pinned key; fix it with: chmod 600 %s",
                     path, (unsigned)(st.st_mode & 07777), path);
@@ -251,7 +233,7 @@ int kh_add(const char *path, const char *hostport, const uint8_t key[KH_KEY_LEN]
 {
     char entry[KH_LINE_MAX + 1];
     if (kh_format_line(entry, sizeof entry, hostport, key) != KH_OK)
-        return fail(err, errlen, KH_E_INVAL, "invalid host %s", hostport);
+        return fu_fail(err, errlen, KH_E_INVAL, "invalid host %s", hostport);
     char *text;
     size_t len;
     int rc = read_kh(path, &text, &len, err, errlen);
@@ -264,7 +246,7 @@ int kh_add(const char *path, const char *hostport, const uint8_t key[KH_KEY_LEN]
     if (buf == NULL) {
         if (text != NULL)
             fu_free_wipe(text, len + 1);
-        return fail(err, errlen, KH_E_NOMEM, "out of memory");
+        return fu_fail(err, errlen, KH_E_NOMEM, "out of memory");
     }
     unsigned lines = 0;
     for (size_t i = 0; i < len; i++)
