@@ -44,7 +44,11 @@ static void usage(FILE *f)
           "  --admin-user U, --admin-pass-file F\n"
           "                       an admin account of the --tcp server (password: the\n"
           "                       first line of F)\n"
-          "  --shim PATH          a foreign implementation through a shim (not implemented yet)\n"
+          "  --shim PATH          a separate program, a shim, that puts an implementation\n"
+          "                       (server or client) behind the shim protocol of\n"
+          "                       docs/SHIM.md; started per transcript\n"
+          "  --shim-arg ARG       an argument for the shim (repeatable), e.g.\n"
+          "                       --shim chat-shim --shim-arg --role --shim-arg server\n"
           "\n"
           "Selection and output:\n"
           "  --only PREFIX        run only transcripts whose @id starts with PREFIX\n"
@@ -65,7 +69,8 @@ static void usage(FILE *f)
           "Testing the suite itself:\n"
           "  --bug NAME           make the in-process server deviate from the protocol in\n"
           "                       one way: lost-passwd, extra-attempt, reject-code,\n"
-          "                       slow-idle, keep-deleted (the suite must then fail)\n",
+          "                       slow-idle, keep-deleted (the suite must then fail);\n"
+          "                       the project's chat-shim takes the same --bug\n",
           f);
 }
 
@@ -280,6 +285,9 @@ int main(int argc, char **argv)
     const char **sets = cf_xcalloc((size_t)argc + 1, sizeof *sets);
     size_t nsets = 0;
     const char *admin_pass_file = NULL;
+    /* The shim and its arguments (NULL-terminated). */
+    const char **shim_argv = cf_xcalloc((size_t)argc + 2, sizeof *shim_argv);
+    size_t nshim_args = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -294,9 +302,11 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
             }
         } else if (strcmp(a, "--shim") == 0 && next != NULL) {
-            fprintf(stderr, "chat-conformance: %s: this adapter is not implemented yet; "
-                            "--adapter inproc, --tcp and --chatd run now\n", a);
-            return 2;
+            shim_argv[0] = next;
+            i++;
+        } else if (strcmp(a, "--shim-arg") == 0 && next != NULL) {
+            shim_argv[1 + nshim_args++] = next;
+            i++;
         } else if (strcmp(a, "--tcp") == 0 && next != NULL) {
             tcpo.hostport = next;
             i++;
@@ -385,8 +395,36 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat-conformance: --admin-user and --admin-pass-file go together\n");
         return EXIT_USAGE;
     }
-    cf_adapter ad = tcpo.hostport != NULL || tcpo.chatd != NULL ? cf_tcp_new(&tcpo)
-                                                                 : cf_inproc_new(o.bug);
+    if (shim_argv[0] == NULL && nshim_args > 0) {
+        fprintf(stderr, "chat-conformance: --shim-arg without --shim\n");
+        return EXIT_USAGE;
+    }
+    if (shim_argv[0] != NULL && (tcpo.hostport != NULL || tcpo.chatd != NULL || o.bug != 0)) {
+        fprintf(stderr, "chat-conformance: --shim excludes --tcp, --chatd and --bug (give the "
+                        "shim its own --shim-arg --bug NAME)\n");
+        return EXIT_USAGE;
+    }
+    if (o.bug != 0 && (tcpo.hostport != NULL || tcpo.chatd != NULL)) {
+        fprintf(stderr, "chat-conformance: --bug is for the in-process server only\n");
+        return EXIT_USAGE;
+    }
+    cf_adapter ad;
+    if (shim_argv[0] != NULL) {
+        char err[600];
+        int rc = cf_shim_new(shim_argv, &ad, err, sizeof err);
+        free(shim_argv);
+        if (rc != 0) {
+            fprintf(stderr, "chat-conformance: --shim: %s\n", err);
+            free(sets);
+            free(o.only);
+            free(inputs);
+            return 1;
+        }
+    } else {
+        free(shim_argv);
+        ad = tcpo.hostport != NULL || tcpo.chatd != NULL ? cf_tcp_new(&tcpo)
+                                                         : cf_inproc_new(o.bug);
+    }
     int status = 0;
     if (record_out != NULL) {
         status = do_record(record_out, record_in, &ad);

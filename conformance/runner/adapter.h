@@ -108,6 +108,12 @@ typedef struct cf_adapter_ops {
     /* Make the server's account store fail (on) or work (CF_CAP_FAULTS). */
     int (*fault)(void *self, const char *what, int on);
     void (*destroy)(void *self);
+    /* After a run that began, before end: did the implementation finish
+     * cleanly? 0; -1 and err (the transcript fails, e.g. the process under
+     * test crashed or leaked); CF_BEGIN_SKIP and err when it reported that
+     * it does not implement something the transcript used (skipped, even
+     * if a step failed because of it). NULL: nothing to check. */
+    int (*finish)(void *self, char *err, size_t cap);
 } cf_adapter_ops;
 
 typedef struct cf_adapter {
@@ -145,5 +151,10 @@ typedef struct cf_tcp_opts {
     const char *const *sets; /* extra --set KEY=VALUE for chatd, NULL-terminated or NULL */
 } cf_tcp_opts;
 cf_adapter cf_tcp_new(const cf_tcp_opts *o);
+
+/* The shim adapter (docs/SHIM.md): argv (NULL-terminated) is the shim and
+ * its arguments, started per transcript. The shim is asked for its hello
+ * once here: 0 and *out, or -1 and err when it does not answer it. */
+int cf_shim_new(const char *const *argv, cf_adapter *out, char *err, size_t cap);
 
 #endif

@@ -2115,6 +2115,17 @@ void cf_run(const cf_transcript *t, cf_adapter *ad, const cf_run_opts *o, cf_res
         r->rng.log = NULL;
         r->rng.nlog = 0;
     }
+    if (brc == 0 && ad->ops->finish != NULL) {
+        /* A process under test that crashed, leaked or gave up at the end. */
+        int frc = ad->ops->finish(ad->self, err, sizeof err);
+        if (frc == CF_BEGIN_SKIP) {
+            skipped = 1;
+            r->failed = 1;
+            cf_fmt(r->why, sizeof r->why, "%s", err);
+        } else if (frc != 0 && !r->failed) {
+            fail(r, "%s", err);
+        }
+    }
     ad->ops->end(ad->self);
     res->status = skipped ? CF_SKIP : r->failed ? CF_FAIL : CF_PASS;
     if (r->failed)

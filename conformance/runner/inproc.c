@@ -630,7 +630,7 @@ static void ip_destroy(void *self)
 
 static const cf_adapter_ops inproc_ops = {
     "inproc", ip_caps, ip_begin, ip_end, ip_open, ip_send, ip_recv, ip_close,
-    ip_command, ip_event, ip_advance, ip_fault, ip_destroy,
+    ip_command, ip_event, ip_advance, ip_fault, ip_destroy, NULL,
 };
 
 cf_adapter cf_inproc_new(int bug)

@@ -72,6 +72,10 @@ void cf_rng_draw(cf_rngctx *c, uint8_t *buf, size_t len)
         stream(s, buf, len);
         return;
     }
+    if (s->mode == CF_RNG_REMOTE) {
+        s->remote(s->remote_arg, c->actor, buf, len);
+        return;
+    }
     const cf_transcript *t = s->t;
     for (size_t i = 0; i < t->nrandoms; i++) {
         const cf_random *r = &t->randoms[i];

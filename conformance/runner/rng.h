@@ -15,7 +15,11 @@
 
 #include "transcript.h"
 
-enum { CF_RNG_SEEDED = 1, CF_RNG_SCRIPTED, CF_RNG_RECORD };
+/* CF_RNG_REMOTE: every draw is asked of a callback (a shim asks the
+ * runner for its randomness, docs/SHIM.md). */
+enum { CF_RNG_SEEDED = 1, CF_RNG_SCRIPTED, CF_RNG_RECORD, CF_RNG_REMOTE };
+
+typedef void (*cf_rng_remote_fn)(void *arg, const char *actor, uint8_t *buf, size_t len);
 
 typedef struct cf_draw {
     char actor[64];
@@ -34,6 +38,8 @@ typedef struct cf_rngsrc {
     size_t nlog, caplog;
     int failed;
     char err[256];
+    cf_rng_remote_fn remote; /* CF_RNG_REMOTE */
+    void *remote_arg;
 } cf_rngsrc;
 
 /* One per object that draws (the hub, each client): names the actor. */

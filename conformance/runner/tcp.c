@@ -29,17 +29,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "adapter.h"
+#include "proc.h"
 #include "chat/chat.h"
 
 #define START_TIMEOUT_MS 15000 /* chatd start-up, add-user (sanitizer builds are slow) */
@@ -63,20 +62,6 @@ typedef struct tcp {
     cf_conn *conns;
 } tcp;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000u), (long)(ms % 1000u) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 static unsigned tcp_caps(void *self)
 {
     tcp *tp = self;
@@ -90,45 +75,18 @@ static unsigned tcp_caps(void *self)
 
 /* ---- child processes ---------------------------------------------------------------- */
 
+/* argv with stdin from /dev/null and stdout and stderr appended to log. */
 static pid_t spawn(char *const argv[], const char *log)
 {
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(127);
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (in < 0 || out < 0)
-        _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    execv(argv[0], argv);
-    _exit(127);
-}
-
-/* Wait for pid: its exit status (128+signal), or -1 after timeout_ms (it
- * is then killed and reaped). */
-static int reap(pid_t pid, unsigned timeout_ms)
-{
-    uint64_t end = now_ms() + timeout_ms;
-    for (;;) {
-        int st;
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (now_ms() >= end) {
-            (void)kill(pid, SIGKILL);
-            (void)waitpid(pid, &st, 0);
-            return -1;
-        }
-        sleep_ms(5);
-    }
+    int fds[3];
+    fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    fds[1] = fds[2] = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    pid_t pid = fds[0] >= 0 && fds[1] >= 0 ? cf_spawn(argv, fds) : -1;
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    return pid;
 }
 
 /* The last non-empty line of a log file (for error messages). */
@@ -309,7 +267,7 @@ static int add_account(tcp *tp, const cf_account *a, char *err, size_t cap)
     v.a[v.n] = NULL;
     pid_t pid = spawn(v.a, log);
     arg_free(&v);
-    int st = pid > 0 ? reap(pid, START_TIMEOUT_MS) : -1;
+    int st = pid > 0 ? cf_reap(pid, START_TIMEOUT_MS) : -1;
     (void)remove(pwf);
     if (st != 0) {
         char line[400];
@@ -422,7 +380,7 @@ static int start_chatd(tcp *tp, char *err, size_t cap)
         cf_fmt(err, cap, "fork: %s", strerror(errno));
         return -1;
     }
-    uint64_t end = now_ms() + START_TIMEOUT_MS;
+    uint64_t end = cf_now_ms() + START_TIMEOUT_MS;
     for (;;) {
         int st;
         pid_t r = waitpid(tp->pid, &st, WNOHANG);
@@ -446,11 +404,11 @@ static int start_chatd(tcp *tp, char *err, size_t cap)
                 return 0;
             }
         }
-        if (now_ms() >= end) {
+        if (cf_now_ms() >= end) {
             cf_fmt(err, cap, "chatd did not listen within %d ms", START_TIMEOUT_MS);
             return -1;
         }
-        sleep_ms(5);
+        cf_sleep_ms(5);
     }
 }
 
@@ -494,7 +452,7 @@ static int admin_accounts(tcp *tp, int del, char *err, size_t cap)
     memset(&cc, 0, sizeof cc);
     int rc = chat_client_new(&cl, &cc);
     if (rc == CHAT_OK)
-        rc = chat_client_start(cl, tp->o.admin_user, now_ms());
+        rc = chat_client_start(cl, tp->o.admin_user, cf_now_ms());
     if (rc != CHAT_OK) {
         cf_fmt(err, cap, "admin client: %s", chat_strerror(rc));
         chat_client_free(cl);
@@ -505,7 +463,7 @@ static int admin_accounts(tcp *tp, int del, char *err, size_t cap)
     size_t sent = 0, answered = 0;
     int result = -1, ready = 0;
     cf_fmt(err, cap, "admin %s: no answer within %d ms", tp->o.admin_user, START_TIMEOUT_MS);
-    uint64_t end = now_ms() + START_TIMEOUT_MS;
+    uint64_t end = cf_now_ms() + START_TIMEOUT_MS;
     while (result == -1 || result == 2) {
         chat_client_event ev;
         while (chat_client_next_event(cl, &ev)) {
@@ -587,7 +545,7 @@ static int admin_accounts(tcp *tp, int del, char *err, size_t cap)
         }
         if (result < -1 || flush_client(fd, cl) != 0)
             break;
-        uint64_t now = now_ms();
+        uint64_t now = cf_now_ms();
         if (now >= end)
             break;
         struct pollfd pf = {fd, POLLIN, 0};
@@ -595,7 +553,7 @@ static int admin_accounts(tcp *tp, int del, char *err, size_t cap)
             uint8_t buf[16384];
             ssize_t n = recv(fd, buf, sizeof buf, 0);
             if (n > 0) {
-                if (chat_client_feed(cl, buf, (size_t)n, now_ms()) != CHAT_OK)
+                if (chat_client_feed(cl, buf, (size_t)n, cf_now_ms()) != CHAT_OK)
                     chat_client_eof(cl);
             } else if (n == 0 || (errno != EINTR && errno != EAGAIN))
                 chat_client_eof(cl);
@@ -665,7 +623,7 @@ static void tcp_end(void *self)
     tp->created = NULL;
     if (tp->pid > 0) {
         (void)kill(tp->pid, SIGKILL);
-        (void)reap(tp->pid, START_TIMEOUT_MS);
+        (void)cf_reap(tp->pid, START_TIMEOUT_MS);
         tp->pid = 0;
     }
     if (tp->dir[0] != '\0') {
@@ -774,7 +732,7 @@ static int tcp_recv(void *self, cf_conn *c, cf_buf *into, size_t max, uint32_t t
         max = sizeof buf;
     if (max > (size_t)INT32_MAX)
         max = INT32_MAX;
-    uint64_t end = now_ms() + timeout_ms;
+    uint64_t end = cf_now_ms() + timeout_ms;
     for (;;) {
         ssize_t r = recv(c->fd, buf, max, 0);
         if (r > 0) {
@@ -785,7 +743,7 @@ static int tcp_recv(void *self, cf_conn *c, cf_buf *into, size_t max, uint32_t t
             c->eof = 1;
             return CF_EOF;
         }
-        uint64_t now = now_ms();
+        uint64_t now = cf_now_ms();
         if (now >= end)
             return 0;
         struct pollfd pf = {c->fd, POLLIN, 0};
@@ -842,7 +800,7 @@ static void tcp_destroy(void *self)
 
 static const cf_adapter_ops tcp_ops = {
     "tcp", tcp_caps, tcp_begin, tcp_end, tcp_open, tcp_send, tcp_recv, tcp_close,
-    tcp_command, tcp_event, tcp_advance, tcp_fault, tcp_destroy,
+    tcp_command, tcp_event, tcp_advance, tcp_fault, tcp_destroy, NULL,
 };
 
 cf_adapter cf_tcp_new(const cf_tcp_opts *o)
