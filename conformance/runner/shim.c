@@ -153,9 +153,14 @@ static int start(shim *s, char *err, size_t cap)
     if (got != 1 || cf_ctl_split(&c, line) != 0 || strcmp(cf_ctl_verb(&c), "hello") != 0) {
         if (got == 1)
             cf_ctl_free(&c);
+        if (got != -1)
+            (void)kill(s->pid, SIGKILL); /* silent, or not speaking the protocol */
         lost(s, NULL);
-        cf_fmt(err, cap, "%s: no hello within %d ms (exit status %d)", s->argv[0],
-               START_TIMEOUT_MS, s->status);
+        if (got == 0)
+            cf_fmt(err, cap, "%s: no hello within %d ms", s->argv[0], START_TIMEOUT_MS);
+        else
+            cf_fmt(err, cap, "%s: no hello (exit status %d%s)", s->argv[0], s->status,
+                   s->status == 127 ? ": could it be started?" : "");
         return -1;
     }
     uint64_t version;
@@ -278,7 +283,10 @@ static int simple(shim *s, cf_buf *req, char *err, size_t cap)
 {
     cf_ctl r;
     if (request(s, req, -1, NULL, 0, &r) != 0) {
-        cf_fmt(err, cap, "the shim is gone: %s", s->why[0] ? s->why : "it exited");
+        if (s->why[0] != '\0')
+            cf_fmt(err, cap, "the shim is gone: %s", s->why);
+        else
+            cf_fmt(err, cap, "the shim is gone: it exited with status %d", s->status);
         return -1;
     }
     int rc = 0;
