@@ -35,6 +35,10 @@
 #define CF_CAP_ADDR 0x040u     /* gives actors distinct peer addresses (addr=) */
 #define CF_CAP_INSTANT 0x080u  /* everything settles synchronously: no real waiting */
 #define CF_CAP_FAULTS 0x100u   /* can make the server's account store fail (fault steps) */
+#define CF_CAP_SCALED 0x200u   /* time steps run in real time: the implementation's timeouts
+                                * are divided by cf_setup.time_scale and the runner waits
+                                * time steps out, as many times faster (TRANSCRIPTS.md §10) */
+#define CF_CAP_LAST CF_CAP_SCALED
 
 /* Names of capabilities for @requires and reports. */
 const char *cf_cap_name(unsigned cap);
@@ -48,6 +52,10 @@ typedef struct cf_setup {
     unsigned role;   /* CF_ROLE_SERVER or CF_ROLE_CLIENT: the implementation's role */
     cf_rngsrc *rng;  /* randomness for everything the adapter creates */
     uint64_t mono0, wall0;
+    /* CF_CAP_SCALED adapters: time runs this many times faster than the
+     * transcript's clock (1: as it is); the implementation's timeouts
+     * must be divided by it. */
+    uint32_t time_scale;
 } cf_setup;
 
 /* Commands to a client under test. */

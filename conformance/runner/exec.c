@@ -8,6 +8,7 @@
  * deliver them, so both the implementation's output and its acceptance of
  * the other side's bytes are checked. */
 #include "exec.h"
+#include "proc.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -76,6 +77,18 @@ typedef struct run {
     int instant;
     int realtime;      /* the adapter has no clock of ours: time is real */
     uint64_t real0;    /* wall_ms() at the start */
+    /* A scaled real clock (CF_CAP_SCALED): time steps are waited out,
+     * `scale` times faster, from mono_real0 (cf_now_ms() once set up). */
+    uint32_t scale;
+    uint64_t mono_real0;
+    uint64_t owed; /* cf_now_ms() a time step stopped short of (0: none) */
+    /* Per instant of the transcript's clock in which the runner acted
+     * (opened, sent, closed): that instant and the cf_now_ms() of its last
+     * action. */
+    struct {
+        uint64_t mono, real;
+    } acts[64];
+    size_t nacts;
     cf_rngsrc rng;
     actor_rt rt[CF_MAX_ACTORS];
     endpoint eps[CF_MAX_ACTORS];
@@ -597,10 +610,28 @@ static void ep_reset(endpoint *ep)
     ep->rctx = saved;
 }
 
+/* The runner acted on the implementation now (a scaled clock counts the
+ * implementation's timeouts from its last action in each instant). */
+static void acted(run *r)
+{
+    if (r->scale == 0)
+        return;
+    if (r->nacts == 0 || r->acts[r->nacts - 1].mono != r->mono) {
+        if (r->nacts == sizeof r->acts / sizeof r->acts[0]) {
+            /* Keep the latest instants: the older ones rarely decide. */
+            memmove(r->acts, r->acts + 1, (r->nacts - 1) * sizeof r->acts[0]);
+            r->nacts--;
+        }
+        r->acts[r->nacts++].mono = r->mono;
+    }
+    r->acts[r->nacts - 1].real = cf_now_ms();
+}
+
 static void close_ep(run *r, endpoint *ep)
 {
     if (!ep_is_live(ep))
         return;
+    acted(r);
     r->ad->ops->close(r->ad->self, ep->conn);
     ep->open = 0;
     ep->closing = 0;
@@ -616,6 +647,7 @@ static int deliver(run *r, endpoint *ep)
     if (ep->outbox.len > 0) {
         record_c2s(r, ep, ep->outbox.p, ep->outbox.len);
         trace(r, "    c>s %zu bytes\n", ep->outbox.len);
+        acted(r);
         (void)r->ad->ops->send(r->ad->self, ep->conn, ep->outbox.p, ep->outbox.len);
         cf_buf_reset(&ep->outbox);
         moved = 1;
@@ -1086,10 +1118,12 @@ static int match(run *r, const cf_rec *rec, const cf_arg *args, size_t nargs, cf
                 /* Real time: a server timestamp is right when it falls
                  * between the transcript's start and now, both mapped to
                  * the transcript's clock. */
-                uint64_t lo = r->t->wall0, hi = r->t->wall0 + (wall_ms() - r->real0) + 1000;
-                if (gotv + 1000 >= r->real0 && gotv - r->real0 + r->t->wall0 <= hi) {
-                    uint64_t mapped = gotv - r->real0 + r->t->wall0;
-                    gotv = mapped < lo ? lo : mapped;
+                uint64_t k = r->scale > 1 ? r->scale : 1; /* a scaled clock runs k times faster */
+                uint64_t lo = r->t->wall0, hi = r->t->wall0 + (wall_ms() - r->real0 + 1000) * k;
+                if (gotv + 1000 >= r->real0) {
+                    uint64_t mapped = gotv <= r->real0 ? lo : lo + (gotv - r->real0) * k;
+                    if (mapped <= hi)
+                        gotv = mapped;
                 }
                 if (want >= lo && want <= hi && gotv >= want)
                     gotv = want; /* at or after the expected moment: on time */
@@ -1303,6 +1337,67 @@ static int do_expect_nothing(run *r, const cf_step *st)
     return 0;
 }
 
+/* ---- a scaled real clock --------------------------------------------------------------- */
+
+/* On a scaled real clock the steps of one instant of the transcript's
+ * clock take real time, so a time step reaching instant V waits until,
+ * for every earlier instant in which the runner acted, its last action is
+ * (V - that instant) / scale in the past: what the implementation counts
+ * from what it received (an idle or login timeout, a failure window) is
+ * then due. SCALED_LATE_MS more allow for the implementation's own
+ * processing. When the next step is expect-nothing, the wait stops
+ * SCALED_EARLY_MS short (at most half the step), so that an implementation
+ * acting exactly at a deadline the transcript reaches 1 ms later is not
+ * caught early by a real clock; the rest is owed to the next step of
+ * another kind (TRANSCRIPTS.md §10). */
+#define SCALED_LATE_MS 5u
+#define SCALED_EARLY_MS 60u
+/* Real time the time steps of one transcript may take: the scale is
+ * chosen so that they fit. */
+#define SCALED_BUDGET_MS 3000u
+
+static void sleep_until(uint64_t t)
+{
+    uint64_t now = cf_now_ms();
+    if (t > now)
+        cf_sleep_ms((unsigned)(t - now));
+}
+
+static void wait_clock(run *r, uint64_t ms)
+{
+    uint64_t v = r->mono + ms;
+    uint64_t target = r->mono_real0 + (v - r->t->mono0) / r->scale;
+    for (size_t i = 0; i < r->nacts; i++) {
+        uint64_t t = r->acts[i].real + (v - r->acts[i].mono) / r->scale;
+        if (t > target)
+            target = t;
+    }
+    target += SCALED_LATE_MS;
+    const cf_step *next =
+        r->step_index + 1 < r->t->nsteps ? &r->t->steps[r->step_index + 1] : NULL;
+    if (next != NULL && next->verb == CF_VERB_EXPECT_NOTHING) {
+        uint64_t span = ms / r->scale;
+        r->owed = target;
+        target -= span / 2 < SCALED_EARLY_MS ? span / 2 : SCALED_EARLY_MS;
+    }
+    uint64_t now = cf_now_ms();
+    trace(r, "    waiting %llu ms of real time (the clock runs %ux)\n",
+          (unsigned long long)(target > now ? target - now : 0), r->scale);
+    sleep_until(target);
+}
+
+/* The scale for a transcript: 1 when its time steps fit the budget as
+ * they are, else as many times faster as they need to fit. */
+static uint32_t time_scale(const cf_transcript *t)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < t->nsteps; i++)
+        if (t->steps[i].verb == CF_VERB_TIME)
+            total += t->steps[i].ms;
+    uint64_t k = (total + SCALED_BUDGET_MS - 1) / SCALED_BUDGET_MS;
+    return k < 1 ? 1 : k > 100000 ? 100000 : (uint32_t)k;
+}
+
 /* ---- steps ---------------------------------------------------------------------------- */
 
 static void set_user(actor_rt *rt, const uint8_t *p, size_t n)
@@ -1355,6 +1450,7 @@ static int do_connect(run *r, const cf_step *st)
         return -1;
     char err[256];
     cf_open op = {st->actor, rt->user, rt->has_pass ? rt->pass.p : NULL, rt->pass.len};
+    acted(r);
     if (r->ad->ops->open(r->ad->self, &op, &ep->conn, err, sizeof err) != 0)
         return fail(r, "connect: %s", err);
     ep->open = 1;
@@ -1929,7 +2025,9 @@ static int run_step(run *r, const cf_step *st)
     case CF_VERB_WIRE:
         return do_wire(r, st);
     case CF_VERB_TIME:
-        if (r->ad->ops->advance(r->ad->self, st->ms) != 0)
+        if (r->scale != 0)
+            wait_clock(r, st->ms);
+        else if (r->ad->ops->advance(r->ad->self, st->ms) != 0)
             return fail(r, "the adapter cannot move time");
         r->mono += st->ms;
         r->wall += st->ms;
@@ -2002,9 +2100,15 @@ void cf_run(const cf_transcript *t, cf_adapter *ad, const cf_run_opts *o, cf_res
         cf_fmt(res->msg, sizeof res->msg, "%s", why);
         return;
     }
+    uint32_t scale = 0;
+    if ((need & CF_CAP_CLOCK) && !(have & CF_CAP_CLOCK) && (have & CF_CAP_SCALED)) {
+        /* Time steps on a real clock, faster. */
+        need &= ~CF_CAP_CLOCK;
+        scale = time_scale(t);
+    }
     if ((need & have) != need) {
         cf_buf b = {0};
-        for (unsigned bit = 1; bit != 0 && bit <= 0x100u; bit <<= 1)
+        for (unsigned bit = 1; bit != 0 && bit <= CF_CAP_LAST; bit <<= 1)
             if ((need & bit) && !(have & bit))
                 cf_buf_printf(&b, "%s%s", b.len ? "," : "", cf_cap_name(bit));
         res->status = CF_SKIP;
@@ -2023,6 +2127,7 @@ void cf_run(const cf_transcript *t, cf_adapter *ad, const cf_run_opts *o, cf_res
     r->instant = (have & CF_CAP_INSTANT) != 0;
     r->realtime = (have & CF_CAP_CLOCK) == 0;
     r->real0 = wall_ms();
+    r->scale = scale;
     r->rec = o->record;
     r->srv = r->cli = -1;
     r->mono = t->mono0;
@@ -2057,6 +2162,7 @@ void cf_run(const cf_transcript *t, cf_adapter *ad, const cf_run_opts *o, cf_res
     s.rng = &r->rng;
     s.mono0 = t->mono0;
     s.wall0 = t->wall0;
+    s.time_scale = scale != 0 ? scale : 1;
     char err[512];
     int skipped = 0;
     int brc = ad->ops->begin(ad->self, &s, err, sizeof err);
@@ -2069,6 +2175,9 @@ void cf_run(const cf_transcript *t, cf_adapter *ad, const cf_run_opts *o, cf_res
     } else if (brc != 0) {
         fail(r, "setup: %s", err);
     }
+    /* The transcript's clock starts once the implementation is set up. */
+    r->real0 = wall_ms();
+    r->mono_real0 = cf_now_ms();
     for (size_t i = 0; i < t->nsteps && !r->failed; i++) {
         const cf_step *st = &t->steps[i];
         r->cur = st;
@@ -2080,6 +2189,10 @@ void cf_run(const cf_transcript *t, cf_adapter *ad, const cf_run_opts *o, cf_res
         }
         if (o->record != NULL && st->verb == CF_VERB_WIRE)
             continue; /* regenerated */
+        if (r->owed != 0 && st->verb != CF_VERB_EXPECT_NOTHING) {
+            sleep_until(r->owed); /* what the last time step stopped short of */
+            r->owed = 0;
+        }
         if (run_step(r, st) == 0)
             settle(r);
         if (!r->failed && r->rng.failed)

@@ -65,6 +65,7 @@ static const struct {
     {CF_CAP_SERVER, "server"}, {CF_CAP_CLIENT, "client"},   {CF_CAP_KAT, "kat"},
     {CF_CAP_CLOCK, "clock"},   {CF_CAP_CONFIG, "config"},   {CF_CAP_ACCOUNTS, "accounts"},
     {CF_CAP_ADDR, "addr"},     {CF_CAP_INSTANT, "instant"},   {CF_CAP_FAULTS, "faults"},
+    {CF_CAP_SCALED, "scaled-clock"},
 };
 
 const char *cf_cap_name(unsigned cap)

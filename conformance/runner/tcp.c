@@ -53,6 +53,7 @@ struct cf_conn {
 typedef struct tcp {
     cf_tcp_opts o;
     const cf_transcript *t;
+    uint32_t scale; /* --chatd: the transcript's durations are divided by it */
     char dir[256];  /* per-transcript state directory ("" if none) */
     pid_t pid;      /* chatd, or 0 */
     char host[256];
@@ -67,7 +68,7 @@ static unsigned tcp_caps(void *self)
     tcp *tp = self;
     unsigned c = CF_CAP_SERVER;
     if (tp->o.chatd != NULL)
-        c |= CF_CAP_CONFIG | CF_CAP_ACCOUNTS | CF_CAP_ADDR;
+        c |= CF_CAP_CONFIG | CF_CAP_ACCOUNTS | CF_CAP_ADDR | CF_CAP_SCALED;
     else if (tp->o.admin_user != NULL && tp->o.admin_pass != NULL)
         c |= CF_CAP_ACCOUNTS;
     return c;
@@ -181,7 +182,7 @@ static void arg_common(tcp *tp, argv_b *v)
 
 /* A transcript setting as chatd.conf keys; 1 and a reason when chatd has
  * no such setting. */
-static int map_setting(const cf_arg *a, argv_b *v, char *why, size_t cap)
+static int map_setting(const cf_arg *a, uint32_t scale, argv_b *v, char *why, size_t cap)
 {
     static const struct {
         const char *t, *chatd;
@@ -210,7 +211,7 @@ static int map_setting(const cf_arg *a, argv_b *v, char *why, size_t cap)
         if (map[i].kind == 0 && cf_value_u64(&a->v, &x) == 0) {
             cf_buf_printf(&b, "%llu", (unsigned long long)x);
         } else if (map[i].kind == 1 && cf_parse_duration(a->v.p, a->v.n, &x) == 0) {
-            cf_buf_printf(&b, "%llums", (unsigned long long)x);
+            cf_buf_printf(&b, "%llums", (unsigned long long)(x / scale));
         } else if (map[i].kind == 2) {
             cf_buf_add(&b, a->v.p, a->v.n);
             cf_buf_byte(&b, 0);
@@ -334,12 +335,26 @@ static int start_chatd(tcp *tp, char *err, size_t cap)
     arg_set(&v, "min_memlimit_kib", "8");
     arg_set(&v, "max_connections_per_address", "1000");
     arg_set(&v, "drain_timeout", "1s");
+    if (tp->scale > 1) {
+        /* A transcript with time steps runs on a faster clock: chatd's
+         * timeouts shrink with it (the defaults of chatd and of the hub are
+         * the same: 30 s, 300 s, 300 s). chatd's failure window has a floor
+         * of 1 s; a transcript that depends on a shorter one is refused by
+         * chatd (exit status 78) and skipped. */
+        char ms[32];
+        cf_fmt(ms, sizeof ms, "%lums", 30000ul / tp->scale);
+        arg_set(&v, "login_timeout", ms);
+        cf_fmt(ms, sizeof ms, "%lums", 300000ul / tp->scale);
+        arg_set(&v, "idle_timeout", ms);
+        cf_fmt(ms, sizeof ms, "%lums", 300000ul / tp->scale < 1000 ? 1000ul : 300000ul / tp->scale);
+        arg_set(&v, "login_failure_window", ms);
+    }
     for (size_t i = 0; tp->o.sets != NULL && tp->o.sets[i] != NULL; i++) {
         arg_add(&v, "--set");
         arg_add(&v, tp->o.sets[i]);
     }
     for (size_t i = 0; i < t->nserver_cfg; i++) {
-        if (map_setting(&t->server_cfg[i], &v, err, cap) != 0) {
+        if (map_setting(&t->server_cfg[i], tp->scale, &v, err, cap) != 0) {
             arg_free(&v);
             return CF_BEGIN_SKIP;
         }
@@ -578,6 +593,7 @@ static int tcp_begin(void *self, const cf_setup *s, char *err, size_t cap)
     tcp *tp = self;
     tcp_end(self);
     tp->t = s->t;
+    tp->scale = s->time_scale > 0 ? s->time_scale : 1;
     if (tp->o.chatd != NULL)
         return start_chatd(tp, err, cap);
     if (s->t->has_server_key) {
