@@ -526,12 +526,17 @@ static const char *const server_keys[] = {
     "out-max", "min-opslimit", "min-memlimit-kib", "fake-opslimit", "fake-memlimit-kib",
     "versions", NULL};
 
+int cf_server_key_known(const char *key)
+{
+    for (size_t i = 0; server_keys[i] != NULL; i++)
+        if (strcmp(server_keys[i], key) == 0)
+            return 1;
+    return 0;
+}
+
 static int check_server_arg(parser *ps, const cf_arg *a)
 {
-    int known = 0;
-    for (size_t i = 0; server_keys[i] != NULL; i++)
-        known |= strcmp(server_keys[i], a->key) == 0;
-    if (!known)
+    if (!cf_server_key_known(a->key))
         return fail(ps, "@server: unknown setting '%s'", a->key);
     if (a->op != CF_OP_EQ || a->v.kind == CF_V_NONE || a->v.kind == CF_V_ANY ||
         a->v.kind == CF_V_VAR)

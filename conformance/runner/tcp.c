@@ -38,6 +38,7 @@
 #include <sodium.h>
 
 #include "adapter.h"
+#include "ctl.h"
 #include "proc.h"
 #include "chat/chat.h"
 
@@ -719,23 +720,7 @@ static int tcp_send(void *self, cf_conn *c, const uint8_t *p, size_t n)
     (void)self;
     if (c->fd < 0)
         return -1;
-    while (n > 0) {
-        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (w > 0) {
-            p += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pf = {c->fd, POLLOUT, 0};
-            if (poll(&pf, 1, IO_TIMEOUT_MS) == 1)
-                continue;
-        }
-        return -1;
-    }
-    return 0;
+    return cf_fd_write(c->fd, p, n, IO_TIMEOUT_MS);
 }
 
 static int tcp_recv(void *self, cf_conn *c, cf_buf *into, size_t max, uint32_t timeout_ms)

@@ -210,6 +210,8 @@ int cf_actor_index(const cf_transcript *t, const char *name);
 const cf_arg *cf_arg_find(const cf_arg *args, size_t n, const char *key);
 /* A duration ("500ms", "30s", "5m", "250"): 0 on success. */
 int cf_parse_duration(const uint8_t *p, size_t n, uint64_t *ms);
+/* 1 if key is an @server setting (docs/TRANSCRIPTS.md §4). */
+int cf_server_key_known(const char *key);
 /* An unsigned number from a WORD value (decimal or 0x). */
 int cf_value_u64(const cf_value *v, uint64_t *out);
 

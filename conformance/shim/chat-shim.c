@@ -89,6 +89,24 @@ static void reply(const char *fmt, ...)
     put_line(&b);
 }
 
+/* The reply to a request the implementation carried out (rc 0) or
+ * refused (err says why). */
+static void answer(int rc, const char *err)
+{
+    if (rc != 0)
+        reply("error %s", err);
+    else
+        reply("ok");
+}
+
+/* Free a buffer that held a secret. */
+static void wipe_free(cf_buf *b)
+{
+    if (b->p != NULL)
+        sodium_memzero(b->p, b->cap);
+    cf_buf_free(b);
+}
+
 /* The shim does not implement something: say so and leave with the status
  * that makes the runner skip the transcript. */
 static void unimplemented(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -127,12 +145,20 @@ static void remote_draw(void *arg, const char *actor, uint8_t *buf, size_t len)
         b.len != len)
         die("expected 'random bytes=' with %zu bytes", len);
     memcpy(buf, b.p, len);
-    sodium_memzero(b.p, b.cap);
-    cf_buf_free(&b);
+    wipe_free(&b);
     cf_ctl_free(&c);
 }
 
 /* ---- the transcript the adapter sees ---------------------------------------------------- */
+
+/* Room for one more of n elements of an array of *cap. */
+static void *grow(void *p, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return p;
+    *cap = *cap ? 2 * *cap : 8;
+    return cf_xrealloc(p, *cap * size);
+}
 
 static void reset(shim *s)
 {
@@ -144,6 +170,8 @@ static void reset(shim *s)
     s->conns = NULL;
     s->nconns = 0;
     if (s->t != NULL) {
+        for (size_t i = 0; i < s->t->naccounts; i++)
+            sodium_memzero((void *)s->t->accounts[i].pass, s->t->accounts[i].pass_len);
         free(s->t->accounts);
         free(s->t->server_cfg);
         cf_arena_free(&s->t->arena);
@@ -164,9 +192,7 @@ static const char *dup_hex(shim *s, const cf_ctl *c, const char *key, size_t *n)
                                      b.len);
     if (n != NULL)
         *n = b.len;
-    if (b.p != NULL)
-        sodium_memzero(b.p, b.cap);
-    cf_buf_free(&b);
+    wipe_free(&b);
     return p;
 }
 
@@ -209,28 +235,16 @@ static int text_setting(const char *key)
     return strcmp(key, "motd") == 0 || strcmp(key, "rooms") == 0;
 }
 
-static const char *const settings[] = {
-    "motd", "rooms", "history", "max-rooms", "max-rooms-per-user", "attempts",
-    "login-timeout", "idle-timeout", "user-fail-limit", "addr-fail-limit", "fail-window",
-    "out-max", "min-opslimit", "min-memlimit-kib", "fake-opslimit", "fake-memlimit-kib",
-    "versions", NULL};
-
 static void do_set(shim *s, const cf_ctl *c)
 {
     if (c->n != 2 || strchr(c->w[1], '=') == NULL)
         die("set: one KEY=VALUE");
     const char *eq = strchr(c->w[1], '=');
     char *key = cf_arena_strndup(&s->t->arena, c->w[1], (size_t)(eq - c->w[1]));
-    int known = 0;
-    for (size_t i = 0; settings[i] != NULL; i++)
-        known |= strcmp(settings[i], key) == 0;
-    if (!known)
+    if (!cf_server_key_known(key))
         unimplemented("server setting '%s'", key);
     cf_transcript *t = s->t;
-    if (t->nserver_cfg == s->cap_cfg) {
-        s->cap_cfg = s->cap_cfg ? 2 * s->cap_cfg : 8;
-        t->server_cfg = cf_xrealloc(t->server_cfg, s->cap_cfg * sizeof *t->server_cfg);
-    }
+    t->server_cfg = grow(t->server_cfg, t->nserver_cfg, &s->cap_cfg, sizeof *t->server_cfg);
     cf_arg *a = &t->server_cfg[t->nserver_cfg++];
     memset(a, 0, sizeof *a);
     a->key = key;
@@ -249,10 +263,7 @@ static void do_set(shim *s, const cf_ctl *c)
 static void do_account(shim *s, const cf_ctl *c)
 {
     cf_transcript *t = s->t;
-    if (t->naccounts == s->cap_accounts) {
-        s->cap_accounts = s->cap_accounts ? 2 * s->cap_accounts : 8;
-        t->accounts = cf_xrealloc(t->accounts, s->cap_accounts * sizeof *t->accounts);
-    }
+    t->accounts = grow(t->accounts, t->naccounts, &s->cap_accounts, sizeof *t->accounts);
     cf_account *a = &t->accounts[t->naccounts++];
     memset(a, 0, sizeof *a);
     a->name = dup_hex(s, c, "user", NULL);
@@ -282,8 +293,7 @@ static void do_server_key(shim *s, const cf_ctl *c)
         die("server-key: key= 32 bytes");
     memcpy(s->t->server_key, b.p, 32);
     s->t->has_server_key = 1;
-    sodium_memzero(b.p, b.cap);
-    cf_buf_free(&b);
+    wipe_free(&b);
     reply("ok");
 }
 
@@ -352,9 +362,8 @@ static int actor_of(shim *s, const cf_ctl *c)
             die("open: key= 32 bytes");
         memcpy(a->key, b.p, 32);
         a->has_key = 1;
-        sodium_memzero(b.p, b.cap);
     }
-    cf_buf_free(&b);
+    wipe_free(&b);
     return i;
 }
 
@@ -410,14 +419,9 @@ static void do_open(shim *s, const cf_ctl *c)
         sc->fd = fd;
         sc->c = NULL;
         char err[512];
-        if (s->ad.ops->open(s->ad.self, &o, &sc->c, err, sizeof err) != 0)
-            reply("error %s", err);
-        else
-            reply("ok");
+        answer(s->ad.ops->open(s->ad.self, &o, &sc->c, err, sizeof err), err);
     }
-    if (pass.p != NULL)
-        sodium_memzero(pass.p, pass.cap);
-    cf_buf_free(&pass);
+    wipe_free(&pass);
 }
 
 static void do_send(shim *s, const cf_ctl *c)
@@ -517,13 +521,8 @@ static void do_command(shim *s, const cf_ctl *c)
     if (cmd.kind == CF_CMD_ADD_USER && cf_ctl_role(c, "role", &cmd.role) != 0)
         die("command: role=user|admin");
     char err[512];
-    if (s->ad.ops->command(s->ad.self, sc->c, &cmd, err, sizeof err) != 0)
-        reply("error %s", err);
-    else
-        reply("ok");
-    if (pass.p != NULL)
-        sodium_memzero(pass.p, pass.cap);
-    cf_buf_free(&pass);
+    answer(s->ad.ops->command(s->ad.self, sc->c, &cmd, err, sizeof err), err);
+    wipe_free(&pass);
     cf_buf_free(&msg);
     cf_buf_free(&text);
 }
