@@ -290,13 +290,14 @@ static int simple(shim *s, cf_buf *req, char *err, size_t cap)
         return -1;
     }
     int rc = 0;
-    if (strcmp(cf_ctl_verb(&r), "ok") != 0) {
-        const char *text = r.n > 1 ? r.w[1] : "";
-        /* error TEXT: the words after the verb as they were. */
-        cf_fmt(err, cap, "the shim says: %s%s", strcmp(cf_ctl_verb(&r), "error") == 0 ? "" : "?",
-               text);
-        for (size_t i = 2; i < r.n; i++)
+    if (strcmp(cf_ctl_verb(&r), "error") == 0) {
+        /* error TEXT: the words after the verb, as they were. */
+        cf_fmt(err, cap, "the shim says:");
+        for (size_t i = 1; i < r.n; i++)
             cf_fmt(err + strlen(err), cap - strlen(err), " %s", r.w[i]);
+        rc = -1;
+    } else if (strcmp(cf_ctl_verb(&r), "ok") != 0) {
+        cf_fmt(err, cap, "the shim answered '%s', not ok or error", cf_ctl_verb(&r));
         rc = -1;
     }
     cf_ctl_free(&r);
@@ -627,9 +628,13 @@ static int sh_finish(void *self, char *err, size_t cap)
         cf_fmt(err, cap, "the shim does not implement it:%s", s->why);
         return CF_BEGIN_SKIP;
     }
+    if (s->status > 128) {
+        cf_fmt(err, cap, "the shim was killed by signal %d (a crash, or a sanitizer's report: "
+                         "see its stderr)%s%s", s->status - 128, s->why[0] ? ": " : "", s->why);
+        return -1;
+    }
     if (s->status != 0) {
-        cf_fmt(err, cap, "the shim %s with status %d%s%s",
-               s->status > 128 ? "was killed" : "exited", s->status, s->why[0] ? ": " : "",
+        cf_fmt(err, cap, "the shim exited with status %d%s%s", s->status, s->why[0] ? ": " : "",
                s->why);
         return -1;
     }
