@@ -176,6 +176,8 @@ int cf_fd_write(int fd, const void *p, size_t n, int timeout_ms)
     uint64_t end = deadline(timeout_ms);
     const uint8_t *b = p;
     while (n > 0) {
+        /* send() so that a peer gone away is EPIPE, not SIGPIPE; pipes are
+         * no sockets and take write(). */
         ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
         if (w < 0 && errno == ENOTSOCK)
             w = write(fd, b, n);
