@@ -62,6 +62,11 @@ static void out_prefixed(linemode *lm, const char *prefix, const char *text)
 
 /* ---- session_ops ------------------------------------------------------ */
 
+static int str_is(chat_str a, const char *b)
+{
+    return a.n == strlen(b) && memcmp(a.p, b, a.n) == 0;
+}
+
 static void lm_event(void *ctx, const chat_client_event *ev, const sess_req *req)
 {
     linemode *lm = ctx;
@@ -69,12 +74,20 @@ static void lm_event(void *ctx, const chat_client_event *ev, const sess_req *req
     static char line[16384];
     chat_event_format(ev, line, sizeof line);
     out_line(lm, line);
+    if (ev->type != CHAT_CLIENT_EV_MESSAGE)
+        return;
+    const chat_msg *m = &ev->msg;
+    /* A room the server put us in (its default rooms) is where plain
+     * lines go until the script names a target itself: a bot that just
+     * writes lines talks in the room it is seen in. */
+    if (m->type == CHAT_MSG_JOINED && lm->target[0] == '\0' && str_is(m->u.joined.user, lm->s->me) &&
+        m->u.joined.room.n < sizeof lm->target) {
+        memcpy(lm->target, m->u.joined.room.p, m->u.joined.room.n);
+        lm->target[m->u.joined.room.n] = '\0';
+    }
     /* Leaving the room that plain lines go to: they go nowhere now. */
-    if (ev->type == CHAT_CLIENT_EV_MESSAGE && ev->msg.type == CHAT_MSG_PARTED &&
-        ev->msg.u.parted.user.n == strlen(lm->s->me) &&
-        memcmp(ev->msg.u.parted.user.p, lm->s->me, ev->msg.u.parted.user.n) == 0 &&
-        ev->msg.u.parted.room.n == strlen(lm->target) &&
-        memcmp(ev->msg.u.parted.room.p, lm->target, ev->msg.u.parted.room.n) == 0)
+    if (m->type == CHAT_MSG_PARTED && str_is(m->u.parted.user, lm->s->me) &&
+        str_is(m->u.parted.room, lm->target))
         lm->target[0] = '\0';
 }
 

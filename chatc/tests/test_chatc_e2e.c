@@ -445,6 +445,9 @@ static void test_login_rooms_pm(void **state)
     expect(b, "ready bob user");
     expect(b, "names req=0 #lobby: alice bob");
     expect(a, "joined #lobby bob");
+    /* Before any /join, plain lines go to the room the server put us in. */
+    send_line(b, "straight to the lobby");
+    expect(a, "message #lobby <bob> seq=1 straight to the lobby");
 
     /* Rooms: join, talk (plain lines go to the last joined room), action. */
     send_line(a, "/join #dev");
@@ -461,7 +464,7 @@ static void test_login_rooms_pm(void **state)
     send_line(b, "/me waves");
     expect(a, "action #dev <bob> seq=2 waves");
     send_line(b, "/msg #lobby to the lobby");
-    expect(a, "message #lobby <bob> seq=1 to the lobby");
+    expect(a, "message #lobby <bob> seq=2 to the lobby");
 
     /* A private message, both ways. */
     send_line(b, "/msg alice psst");
