@@ -709,6 +709,7 @@ static void emit_send_frame(const cf_step *st)
     const cf_arg *ty = cf_arg_find(st->args, st->nargs, "type");
     const cf_arg *body = cf_arg_find(st->args, st->nargs, "body");
     uint64_t type = 0;
+    FX_CHECK(ty != NULL); /* the parser requires type= */
     if (ty->v.kind == CF_V_HEX)
         type = ty->v.p[0];
     else
