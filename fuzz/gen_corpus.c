@@ -754,11 +754,13 @@ static void add_transcript(const cf_transcript *t)
             buf_free(&pt);
         }
     }
+    /* cut_stream emits the frames, REJECT bodies and HS1 payloads; the
+     * TRANSPORT frames do not open under the fixture's keys. */
     size_t np;
     for (size_t a = 0; a < t->nactors; a++) {
         if (c2s[a].len > 0) {
             emit2("hub_raw", 0x00, c2s[a].p, c2s[a].len);
-            cut_stream(&c2s[a], f->k_cs, 0, NULL, &np); /* frames only */
+            cut_stream(&c2s[a], f->k_cs, 0, NULL, &np);
         }
         if (s2c[a].len > 0) {
             emit2("client_raw", 0x00, s2c[a].p, s2c[a].len);
