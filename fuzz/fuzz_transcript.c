@@ -11,7 +11,8 @@
  *   - a transcript is within the bounds transcript.h states: counts under
  *     their maxima, actor indexes and line numbers in range, known verbs,
  *     operators, value kinds and modifiers, values NUL-terminated and at
- *     most CF_MAX_VALUE bytes, the source kept byte for byte;
+ *     most CF_MAX_VALUE bytes and all of them together at most
+ *     CF_MAX_VALUES (plus bare hex), the source kept byte for byte;
  *   - freeing releases everything (LeakSanitizer, at the end of each input
  *     under libFuzzer and at exit in the replay driver). */
 #include <stdio.h>
@@ -128,6 +129,11 @@ static void dump(cf_buf *b, const cf_transcript *t)
 
 /* ---- bounds ------------------------------------------------------------------------ */
 
+/* Bytes of every value and byte string of the transcript being checked:
+ * at most CF_MAX_VALUES from values (repetition), plus bare hex, which
+ * cannot be longer than half the source. */
+static size_t value_total;
+
 /* A string the arena holds: non-NULL, of at most max bytes. */
 static void check_str(const char *s, size_t max)
 {
@@ -140,6 +146,7 @@ static void check_value(const cf_value *v)
 {
     FX_CHECK(v->kind <= CF_V_ANY);
     FX_CHECK(v->n <= CF_MAX_VALUE);
+    value_total += v->n;
     if (v->kind == CF_V_NONE)
         return;
     FX_CHECK(v->p != NULL && v->p[v->n] == '\0');
@@ -207,6 +214,7 @@ static void check_step(const cf_transcript *t, const cf_step *s, int nested)
         FX_CHECK(s->data[i].is_var <= 1);
         FX_CHECK(s->data[i].p != NULL || s->data[i].n == 0);
         total += s->data[i].n;
+        value_total += s->data[i].n;
     }
     FX_CHECK(total <= 4 * (size_t)CF_MAX_VALUE);
 
@@ -233,6 +241,7 @@ static void check_step(const cf_transcript *t, const cf_step *s, int nested)
 
 static void check_transcript(const cf_transcript *t, const uint8_t *data, size_t size)
 {
+    value_total = 0;
     check_str(t->file, 64);
     check_str(t->id, 128);
     FX_CHECK(t->id[0] != '\0');
@@ -301,6 +310,7 @@ static void check_transcript(const cf_transcript *t, const uint8_t *data, size_t
         if (i > 0)
             FX_CHECK(t->steps[i].line > t->steps[i - 1].line_end); /* in source order */
     }
+    FX_CHECK(value_total <= CF_MAX_VALUES + size / 2);
 }
 
 /* ---- the two parses ------------------------------------------------------------------- */
