@@ -1,6 +1,6 @@
 /* gen_corpus: seed corpora for every harness, from real sessions.
  *
- *   fuzz_gen_corpus OUTDIR
+ *   fuzz_gen_corpus OUTDIR [TRANSCRIPTS]
  *
  * Runs a scripted multi-user session between the fixture hub and fixture
  * clients (fixture.h) in memory, recording every connection's byte
@@ -21,16 +21,28 @@
  * Because the fixture's keys and random source are fixed, every recorded
  * stream replays exactly against a fresh fixture hub or client.
  *
- * TODO(issue 5, conformance): when conformance/ has its transcript runner,
- * replay every conformance/transcripts/ *.chat here as well (their c>s and
- * s>c streams, plaintexts, frames and messages go to the same places), and
- * copy the .chat files to OUTDIR/transcript/ for the transcript-parser
- * harness (fuzz_transcript.c, to be added with it). See add_transcripts().
+ * With TRANSCRIPTS (conformance/transcripts), every *.chat below it is
+ * read with the conformance runner's parser and also gives:
+ *
+ *   OUTDIR/transcript/        the file itself (fuzz_transcript)
+ *   OUTDIR/hub_raw/, frame/   client->server bytes: the c>s lines of the
+ *                             known-answer transcripts, and raw steps
+ *   OUTDIR/client_raw/, frame/  server->client bytes: s>c lines, and the raw
+ *                             steps of a server actor
+ *   OUTDIR/frame/             send-frame steps
+ *   OUTDIR/msg/               send-plain plaintexts and their messages,
+ *                             REJECT bodies and HS1 payloads of the frames
+ *
+ * The transcripts' keys are not the fixture's, so their streams stop at the
+ * first handshake frame the fixture hub or client cannot authenticate, and
+ * their TRANSPORT frames are not decrypted: the post-AEAD harnesses and
+ * everything behind the AEAD are seeded from the fixture sessions only.
  *
  * fuzz/run.sh --merge minimises the result with libFuzzer's -merge=1
  * before it is committed to fuzz/corpus/. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +55,7 @@
 #include "chat/chat.h"
 #include "fixture.h"
 #include "hub_ops.h"
+#include "transcript.h"
 
 /* ---------------------------------------------------------------------
  * Byte buffers and output files
@@ -678,15 +691,132 @@ static void emit_oom_scripts(void)
            B(HOPS_ACCEPT, 2), DRAIN_ALL, LOGIN(1, FX_BOB), DRAIN_ALL, -2);
 }
 
-/* Where conformance transcripts will come in (see the TODO at the top). */
-static void add_transcripts(void)
+/* ---------------------------------------------------------------------
+ * Seeds from the conformance transcripts
+ * ------------------------------------------------------------------- */
+
+/* The literal bytes of a step's byte string ($variables are left out). */
+static void step_bytes(const cf_step *st, buf *out)
 {
+    for (size_t i = 0; i < st->ndata; i++)
+        if (!st->data[i].is_var)
+            buf_add(out, st->data[i].p, st->data[i].n);
+}
+
+/* A send-frame step as the frame it sends (unless its body is a variable). */
+static void emit_send_frame(const cf_step *st)
+{
+    const cf_arg *ty = cf_arg_find(st->args, st->nargs, "type");
+    const cf_arg *body = cf_arg_find(st->args, st->nargs, "body");
+    uint64_t type = 0;
+    FX_CHECK(ty != NULL); /* the parser requires type= */
+    if (ty->v.kind == CF_V_HEX)
+        type = ty->v.p[0];
+    else
+        FX_CHECK(cf_value_u64(&ty->v, &type) == 0);
+    if (body != NULL && body->v.kind == CF_V_VAR)
+        return;
+    size_t n = body != NULL ? body->v.n : 0;
+    if (n + 1 > 0xFFFF)
+        return;
+    buf b = {0};
+    buf_u16(&b, n + 1);
+    buf_u8(&b, (unsigned)type);
+    if (n > 0)
+        buf_add(&b, body->v.p, n);
+    emit("frame", b.p, b.len);
+    buf_free(&b);
+}
+
+static void add_transcript(const cf_transcript *t)
+{
+    const fx_fixture *f = fx_get();
+    emit("transcript", (const uint8_t *)t->src, t->srclen);
+    /* What each actor's connection carried, per direction. */
+    buf c2s[CF_MAX_ACTORS], s2c[CF_MAX_ACTORS];
+    memset(c2s, 0, sizeof c2s);
+    memset(s2c, 0, sizeof s2c);
+    for (size_t i = 0; i < t->nsteps; i++) {
+        const cf_step *st = &t->steps[i];
+        if (st->verb == CF_VERB_WIRE) {
+            step_bytes(st, st->dir == CF_DIR_C2S ? &c2s[st->actor] : &s2c[st->actor]);
+        } else if (st->verb == CF_VERB_RAW) {
+            /* A runner's client writes to a server, a runner's server to a
+             * client. */
+            step_bytes(st, t->actors[st->actor].is_server ? &s2c[st->actor] : &c2s[st->actor]);
+        } else if (st->verb == CF_VERB_SEND_FRAME) {
+            emit_send_frame(st);
+        } else if (st->verb == CF_VERB_SEND_PLAIN) {
+            buf pt = {0};
+            step_bytes(st, &pt);
+            if (pt.len > 0)
+                emit_plaintext(pt.p, pt.len);
+            buf_free(&pt);
+        }
+    }
+    /* cut_stream emits the frames, REJECT bodies and HS1 payloads; the
+     * TRANSPORT frames do not open under the fixture's keys. */
+    size_t np;
+    for (size_t a = 0; a < t->nactors; a++) {
+        if (c2s[a].len > 0) {
+            emit2("hub_raw", 0x00, c2s[a].p, c2s[a].len);
+            cut_stream(&c2s[a], f->k_cs, 0, NULL, &np);
+        }
+        if (s2c[a].len > 0) {
+            emit2("client_raw", 0x00, s2c[a].p, s2c[a].len);
+            cut_stream(&s2c[a], f->k_sc, 0, NULL, &np);
+        }
+        buf_free(&c2s[a]);
+        buf_free(&s2c[a]);
+    }
+}
+
+/* Every *.chat file below path (a directory or a file). */
+static size_t add_transcripts(const char *path)
+{
+    struct stat stt;
+    if (stat(path, &stt) != 0) {
+        fprintf(stderr, "gen_corpus: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    if (S_ISREG(stt.st_mode)) {
+        size_t n = strlen(path);
+        if (n < 5 || strcmp(path + n - 5, ".chat") != 0)
+            return 0;
+        cf_transcript *t;
+        char err[600];
+        if (cf_transcript_load(path, &t, err, sizeof err) != 0) {
+            fprintf(stderr, "gen_corpus: %s\n", err);
+            exit(1);
+        }
+        add_transcript(t);
+        cf_transcript_free(t);
+        return 1;
+    }
+    if (!S_ISDIR(stt.st_mode))
+        return 0;
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        fprintf(stderr, "gen_corpus: %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    size_t count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char sub[4096];
+        snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+        count += add_transcripts(sub);
+    }
+    closedir(d);
+    return count;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s OUTDIR\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s OUTDIR [TRANSCRIPTS]\n", argv[0]);
         return 2;
     }
     outdir = argv[1];
@@ -708,7 +838,11 @@ int main(int argc, char **argv)
     emit_fields();
     emit_scripts();
     emit_oom_scripts();
-    add_transcripts();
+    /* A transcript directory that holds none is a mistake, not a seed set. */
+    if (argc == 3 && add_transcripts(argv[2]) == 0) {
+        fprintf(stderr, "gen_corpus: no *.chat under %s\n", argv[2]);
+        return 1;
+    }
     printf("gen_corpus: %zu files written under %s\n", written, outdir);
     return 0;
 }

@@ -12,8 +12,9 @@
 #                                      coverage (-use_counters=0), so it stays
 #                                      small
 #
-# Builds with clang -DCHAT_FUZZ=ON into build/fuzz first (installing clang
-# and its runtime from Debian when missing and running as root). New inputs
+# Builds with clang -DCHAT_FUZZ=ON into build/fuzz first, after
+# scripts/deps.sh has installed whatever Debian packages are missing (the
+# libraries the build needs, clang and its libFuzzer runtime). New inputs
 # go to build/fuzz/work/<h>/corpus, never into the committed corpus; crash,
 # leak and timeout inputs go to fuzz/crashes/<h>/ for triage (replay one
 # with any build's fuzz_<h> binary; CHAT_FUZZ_TRACE=1 narrates the
@@ -26,7 +27,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 root=$(pwd)
-all="frame msg hub_raw client_raw hub_post_aead client_post_aead hub_ops"
+all="frame msg hub_raw client_raw hub_post_aead client_post_aead hub_ops transcript"
 build=$root/build/fuzz
 
 usage() {
@@ -48,7 +49,10 @@ for h in $harnesses; do
     case " $all " in *" $h "*) ;; *) echo "run.sh: unknown harness '$h'" >&2; usage ;; esac
 done
 
-# ---- clang with libFuzzer --------------------------------------------------
+# ---- dependencies, clang with libFuzzer ----------------------------------------
+# The same packages as scripts/test.sh (libsodium-dev ..., clang,
+# libclang-rt-14-dev); then check that clang really links libFuzzer.
+scripts/deps.sh
 probe() {
     printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)\n{ (void)d; (void)n; return 0; }\n' \
         >"$build/probe.c"
@@ -56,15 +60,8 @@ probe() {
 }
 mkdir -p "$build"
 if ! command -v clang >/dev/null 2>&1 || ! probe; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "run.sh: clang with libFuzzer is missing; as root: apt-get install -y clang libclang-rt-14-dev" >&2
-        exit 1
-    fi
-    echo "run.sh: installing clang and libclang-rt-14-dev"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        clang libclang-rt-14-dev >/dev/null
-    probe || { echo "run.sh: clang cannot link -fsanitize=fuzzer" >&2; exit 1; }
+    echo "run.sh: clang cannot link -fsanitize=fuzzer (packages clang, libclang-rt-14-dev)" >&2
+    exit 1
 fi
 
 # ---- build -------------------------------------------------------------------
@@ -95,7 +92,7 @@ options() {
 # ---- --merge: regenerate seeds, minimise the committed corpus ------------------
 if [ "$mode" = merge ]; then
     rm -rf "$build/generated"
-    "$build/fuzz/fuzz_gen_corpus" "$build/generated"
+    "$build/fuzz/fuzz_gen_corpus" "$build/generated" "$root/conformance/transcripts"
     for h in $harnesses; do
         dir=$root/fuzz/corpus/$h
         new=$build/merge/$h

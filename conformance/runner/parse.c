@@ -21,6 +21,7 @@ typedef struct parser {
     int in_steps; /* a step was seen: no more headers */
     size_t cap_steps, cap_accounts, cap_randoms, cap_covers, cap_requires;
     cf_buf desc;
+    size_t value_bytes; /* of every value so far, after repetition */
 } parser;
 
 static int fail(parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -318,6 +319,12 @@ static int parse_value(parser *ps, const char *s, size_t n, cf_value *v)
     } else {
         return fail(ps, "missing value");
     }
+    /* Repetition turns a few bytes of source into CF_MAX_VALUE: without a
+     * budget for the whole transcript, 16 KiB of "x"*131072 words held
+     * 0.5 GiB, and a 4 MiB file could hold far more. */
+    ps->value_bytes += b.len;
+    if (rc == 0 && ps->value_bytes > CF_MAX_VALUES)
+        rc = fail(ps, "values too long in total (after repetition)");
     if (rc == 0) {
         v->p = cf_arena_memdup(&ps->t->arena, b.p != NULL ? b.p : (const uint8_t *)"", b.len);
         v->n = b.len;

@@ -18,6 +18,7 @@
 #define CF_MAX_LINE (1u << 20)    /* bytes in one logical line */
 #define CF_MAX_STEPS 20000
 #define CF_MAX_VALUE (1u << 17)   /* bytes in one value after repetition */
+#define CF_MAX_VALUES (1u << 20)  /* bytes in all values of a transcript, likewise */
 
 enum { CF_KIND_SCENARIO = 1, CF_KIND_KAT = 2 };
 /* Roles of the implementation under test (a bit set). */

@@ -176,6 +176,30 @@ static void test_errors(void **state)
     }
 }
 
+/* Repetition cannot make a small file hold much memory: all values of a
+ * transcript together are at most CF_MAX_VALUES bytes. */
+static void test_value_budget(void **state)
+{
+    (void)state;
+    cf_buf src = {0};
+    cf_buf_printf(&src, "@id x\n@actor a client\na send SEND");
+    size_t under = CF_MAX_VALUES / CF_MAX_VALUE - 1;
+    for (size_t i = 0; i < under; i++)
+        cf_buf_printf(&src, " text=\"a\"*%u", CF_MAX_VALUE);
+    cf_buf_printf(&src, "\n");
+    cf_transcript *t = parse_ok((const char *)src.p);
+    cf_transcript_free(t);
+
+    /* Two more values, on a line of their own: over the budget. */
+    cf_buf_printf(&src, "a send SEND text=\"b\"*%u text=\"b\"*%u\n", CF_MAX_VALUE, CF_MAX_VALUE);
+    char err[512];
+    int rc = cf_transcript_parse("big.chat", src.p, src.len, &t, err, sizeof err);
+    assert_int_equal(rc, -1);
+    assert_null(t);
+    assert_string_equal(err, "big.chat:4: values too long in total (after repetition)");
+    cf_buf_free(&src);
+}
+
 /* Deterministic mutations of the valid transcript (and pure noise): the
  * parser never crashes, and a failure always names file and line. Run
  * under AddressSanitizer this is a small fuzzer. */
@@ -279,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_total),
+        cmocka_unit_test(test_value_budget),
         cmocka_unit_test(test_duration),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
