@@ -21,6 +21,8 @@
 #     get in the way of a benchmark) and ngircd (bench/ngircd.conf: flood
 #     control off) on loopback, each pinned to CPU 0 with taskset; chatbench
 #     runs pinned to CPU 1;
+#   - restarts both before the idle scenario (memory per connection is
+#     measured on fresh servers);
 #   - waits until both servers are idle before each run, and runs the chatd
 #     and ngircd runs of a scenario back to back, alternating which goes
 #     first, so both see the same state of the (shared, noisy) machine;
@@ -243,14 +245,32 @@ mkdir -p "$TMP/chatd-state" "$TMP/ngircd.conf.d"
 sed -e "s|@PORT@|$IRC_PORT|g" -e "s|@DIR@|$TMP|g" -e "s|@USER@|$(id -un)|g" \
     "$ROOT/bench/ngircd.conf" >"$TMP/ngircd.conf"
 
-taskset -c "$CPU_SERVER" "$CHATD" -c "$TMP/chatd.conf" --admin bench \
-    --admin-password-file "$TMP/admin.pw" </dev/null 2>"$TMP/chatd.log" &
-CHATD_PID=$!
-taskset -c "$CPU_SERVER" "$NGIRCD" -n -f "$TMP/ngircd.conf" </dev/null >"$TMP/ngircd.log" 2>&1 &
-IRC_PID=$!
-wait_listen "$CHAT_PORT" "$CHATD_PID" chatd
-wait_listen "$IRC_PORT" "$IRC_PID" ngircd
-note "chatd pid $CHATD_PID on 127.0.0.1:$CHAT_PORT, ngircd pid $IRC_PID on 127.0.0.1:$IRC_PORT (CPU $CPU_SERVER); chatbench on CPU $CPU_LOAD"
+start_servers() {
+    # Both servers, pinned to the server core. chatd keeps its state
+    # directory across restarts (the accounts stay); the admin password
+    # file is read only on the first start, when there is no admin yet.
+    taskset -c "$CPU_SERVER" "$CHATD" -c "$TMP/chatd.conf" --admin bench \
+        --admin-password-file "$TMP/admin.pw" </dev/null 2>>"$TMP/chatd.log" &
+    CHATD_PID=$!
+    taskset -c "$CPU_SERVER" "$NGIRCD" -n -f "$TMP/ngircd.conf" </dev/null >>"$TMP/ngircd.log" 2>&1 &
+    IRC_PID=$!
+    wait_listen "$CHAT_PORT" "$CHATD_PID" chatd
+    wait_listen "$IRC_PORT" "$IRC_PID" ngircd
+    note "chatd pid $CHATD_PID on 127.0.0.1:$CHAT_PORT, ngircd pid $IRC_PID on 127.0.0.1:$IRC_PORT (CPU $CPU_SERVER); chatbench on CPU $CPU_LOAD"
+}
+
+restart_servers() {
+    # Memory per idle connection is measured on fresh servers: a server
+    # that has just run a fan-out holds freed heap that new connections
+    # would reuse, and its RSS would barely grow.
+    stop_pid "$CHATD_PID"
+    stop_pid "$IRC_PID"
+    CHATD_PID=''
+    IRC_PID=''
+    start_servers
+}
+
+start_servers
 
 # ---------------------------------------------------------------------
 # Measuring
@@ -370,6 +390,7 @@ if [ "$MODE" != sweep ]; then
         pair "$rep" R100 120 --scenario rate -n 100 -s 10 --rate 100 --duration "$RDUR" -b 100
         pair "$rep" R1000 180 --scenario rate -n 1000 -s 10 --rate 10 --duration "$RDUR" -b 100
         pair "$rep" LOGIN 120 --scenario login -k "$LOGIN_K" --duration "$LDUR"
+        restart_servers
         pair "$rep" IDLE 300 --scenario idle -c "$IDLE_C"
     done
 fi
