@@ -1,0 +1,990 @@
+/* The load generator's engine: threads of non-blocking connections on
+ * epoll, the phases of a run, the checks on every delivery, and the
+ * result line. Protocol details are behind bproto (chatproto.c,
+ * ircproto.c).
+ *
+ * The in-flight rule, the same for chat and IRC so that figures compare:
+ * a message is in flight until every one of the other N-1 clients has
+ * received it. IRC servers do not echo a sender's own PRIVMSG; chatd does
+ * (PROTOCOL.md §9.3), and chatbench checks that echo like any delivery but
+ * neither counts it as a delivery nor lets it release the window. So
+ * deliveries = S * M * (N - 1) in both protocols. Every receiver sees a
+ * sender's messages in order, so messages complete in order and a
+ * sender's window is simply sent - completed. */
+#include "bench.h"
+#include "procstat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#define HDR_MAX 40          /* "%016x %u %u " with the largest numbers */
+#define RATE_TICK_NS 250000 /* rate pacing: check who is due every 250 us */
+#define TICK_MS 1000        /* protocol timers (chat keepalive PINGs) */
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+void bench_name(const bench *b, uint32_t idx, char out[CHAT_NAME_MAX + 1])
+{
+    snprintf(out, CHAT_NAME_MAX + 1, "%s%u", b->o->prefix, (unsigned)idx);
+}
+
+static void wake(bthread *th)
+{
+    uint64_t one = 1;
+    (void)!write(th->efd, &one, sizeof one);
+}
+
+static void wake_all(bench *b)
+{
+    for (unsigned i = 0; i < b->nth; i++)
+        if (b->th[i].efd >= 0)
+            wake(&b->th[i]);
+}
+
+int bench_fail(bench *b, const char *fmt, ...)
+{
+    pthread_mutex_lock(&b->err_mu);
+    /* Once the run has stopped (done, or already failed), what the closing
+     * connections report is not the run's error. */
+    if (!atomic_load(&b->stop)) {
+        if (b->nerrors++ == 0) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(b->err, sizeof b->err, fmt, ap);
+            va_end(ap);
+        }
+        atomic_store(&b->failed, 1);
+    }
+    pthread_mutex_unlock(&b->err_mu);
+    wake_all(b);
+    return -1;
+}
+
+/* ---- connections ---------------------------------------------------- */
+
+static void mark_dirty(bconn *c)
+{
+    if (!c->dirty) {
+        c->dirty = 1;
+        c->next_dirty = c->th->dirty;
+        c->th->dirty = c;
+    }
+}
+
+static void watch(bconn *c, uint32_t events, int op)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.ptr = c;
+    if (epoll_ctl(c->th->ep, op, c->fd, &ev) != 0)
+        (void)bench_fail(c->th->b, "epoll_ctl: %s", strerror(errno));
+}
+
+static void conn_release(bconn *c)
+{
+    if (c->ps != NULL)
+        c->th->b->proto->close(c);
+    if (c->fd >= 0) {
+        (void)close(c->fd); /* also leaves the epoll set */
+        c->fd = -1;
+    }
+    c->want_out = 0;
+}
+
+static int conn_open(bconn *c)
+{
+    bench *b = c->th->b;
+    c->fd = socket(b->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        return bench_fail(b, "socket: %s%s", strerror(errno),
+                          errno == EMFILE ? " (too many open files: lower the connection count)"
+                                          : "");
+    int one = 1;
+    (void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c->fd, (const struct sockaddr *)&b->addr, b->addrlen) != 0 &&
+        errno != EINPROGRESS) {
+        int e = errno;
+        conn_release(c);
+        return bench_fail(b, "cannot connect to %s port %u: %s%s", b->o->host, b->o->port,
+                          strerror(e),
+                          e == EADDRNOTAVAIL ? " (out of local ports: fewer connections, or "
+                                               "wait for TIME_WAIT sockets to expire)"
+                                             : "");
+    }
+    c->phase = PH_CONNECTING;
+    watch(c, EPOLLIN | EPOLLOUT, EPOLL_CTL_ADD);
+    return 0;
+}
+
+static void conn_connected(bconn *c)
+{
+    bench *b = c->th->b;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err != 0) {
+        (void)bench_fail(b, "cannot connect to %s port %u: %s%s", b->o->host, b->o->port,
+                         strerror(err),
+                         err == ECONNREFUSED ? " (is the server running on that port?)" : "");
+        return;
+    }
+    c->phase = PH_LOGIN;
+    watch(c, EPOLLIN, EPOLL_CTL_MOD);
+    if (b->proto->open(c, bench_now_ns() / 1000000u) == 0)
+        mark_dirty(c);
+}
+
+/* The server closed the socket. Expected only after our QUIT. */
+static void conn_eof(bconn *c)
+{
+    bench *b = c->th->b;
+    if (c->phase != PH_QUIT) {
+        char name[CHAT_NAME_MAX + 1];
+        bench_name(b, c->idx, name);
+        (void)bench_fail(b, "the server closed connection %u (%s) without a reason%s", c->idx,
+                         name,
+                         c->phase == PH_LOGIN ? " during login (connection limits? login "
+                                                "rate limits?)"
+                                              : "");
+        conn_release(c);
+        c->phase = PH_DONE;
+        return;
+    }
+    conn_release(c);
+    c->phase = PH_FREE;
+    /* login: one cycle done, start the next on the same account */
+    if (b->o->scenario == SC_LOGIN && !atomic_load(&b->stop))
+        (void)conn_open(c);
+    else
+        c->phase = PH_DONE;
+}
+
+static void conn_flush(bconn *c)
+{
+    bench *b = c->th->b;
+    for (;;) {
+        size_t n = 0;
+        const uint8_t *p = b->proto->peek(c, &n);
+        if (n == 0)
+            break;
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w > 0) {
+            b->proto->ack(c, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->want_out) {
+                c->want_out = 1;
+                watch(c, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+            }
+            return;
+        }
+        if (c->phase == PH_QUIT) {
+            conn_eof(c); /* the server closed first: as good as its EOF */
+            return;
+        }
+        (void)bench_fail(b, "connection %u: write: %s", c->idx, strerror(errno));
+        return;
+    }
+    if (c->want_out) {
+        c->want_out = 0;
+        watch(c, EPOLLIN, EPOLL_CTL_MOD);
+    }
+}
+
+static void conn_readable(bconn *c)
+{
+    bthread *th = c->th;
+    bench *b = th->b;
+    /* A few reads at most, so that one busy connection does not starve
+     * the others (the socket stays readable: level-triggered). */
+    for (int i = 0; i < 4 && c->fd >= 0; i++) {
+        ssize_t r = read(c->fd, th->buf, sizeof th->buf);
+        if (r > 0) {
+            if (c->ps != NULL &&
+                b->proto->input(c, th->buf, (size_t)r, bench_now_ns() / 1000000u) != 0)
+                return;
+            mark_dirty(c);
+            if ((size_t)r < sizeof th->buf)
+                return;
+            continue;
+        }
+        if (r == 0) {
+            conn_eof(c);
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        if (c->phase == PH_QUIT) {
+            conn_eof(c);
+            return;
+        }
+        (void)bench_fail(b, "connection %u: read: %s", c->idx, strerror(errno));
+        return;
+    }
+}
+
+/* ---- events from the protocol modules ------------------------------ */
+
+void bench_on_ready(bconn *c)
+{
+    bench *b = c->th->b;
+    if (b->o->scenario == SC_LOGIN) {
+        if (!atomic_load(&b->stop))
+            atomic_fetch_add(&b->logins, 1);
+        if (b->proto->quit(c) == 0)
+            c->phase = PH_QUIT;
+        return;
+    }
+    if (b->need_room) {
+        if (b->proto->join(c, b->o->room) == 0)
+            c->phase = PH_JOINING;
+        return;
+    }
+    c->phase = PH_READY;
+    c->th->opening--;
+    atomic_fetch_add(&b->ready, 1);
+}
+
+void bench_on_joined(bconn *c)
+{
+    if (c->phase != PH_JOINING)
+        return;
+    c->phase = PH_READY;
+    c->th->opening--;
+    atomic_fetch_add(&c->th->b->ready, 1);
+}
+
+void bench_on_closed(bconn *c, const char *why)
+{
+    if (c->phase == PH_QUIT)
+        return;
+    char name[CHAT_NAME_MAX + 1];
+    bench_name(c->th->b, c->idx, name);
+    (void)bench_fail(c->th->b, "connection %u (%s): %s", c->idx, name, why);
+}
+
+/* ---- messages ------------------------------------------------------- */
+
+/* The text of message seq from sender s, b bytes:
+ *   "<16 hex digits: send time, monotonic ns> <s> <seq> " then letters
+ * that depend on seq and position, so any corruption shows. */
+static char pad_char(uint32_t seq, size_t i)
+{
+    return (char)('a' + (seq * 7u + (uint32_t)i) % 26u);
+}
+
+static size_t make_text(char *out, size_t b, uint64_t ts, uint32_t s, uint32_t seq)
+{
+    int h = snprintf(out, HDR_MAX + 1, "%016llx %u %u ", (unsigned long long)ts, (unsigned)s,
+                     (unsigned)seq);
+    for (size_t i = (size_t)h; i < b; i++)
+        out[i] = pad_char(seq, i);
+    out[b] = '\0';
+    return b;
+}
+
+/* Parse "<hex16> <dec> <dec> "; returns the header length, or 0. */
+static size_t parse_header(const uint8_t *t, size_t len, uint64_t *ts, uint32_t *s, uint32_t *seq)
+{
+    if (len < 16 + 5)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < 16; i++) {
+        uint8_t ch = t[i];
+        unsigned d;
+        if (ch >= '0' && ch <= '9')
+            d = (unsigned)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            d = (unsigned)(ch - 'a' + 10);
+        else
+            return 0;
+        v = v << 4 | d;
+    }
+    *ts = v;
+    size_t i = 16;
+    uint32_t *dst[2] = {s, seq};
+    for (int f = 0; f < 2; f++) {
+        if (i >= len || t[i] != ' ')
+            return 0;
+        i++;
+        uint64_t x = 0;
+        size_t start = i;
+        while (i < len && t[i] >= '0' && t[i] <= '9' && i - start < 10)
+            x = x * 10 + (uint64_t)(t[i++] - '0');
+        if (i == start || x > UINT32_MAX)
+            return 0;
+        *dst[f] = (uint32_t)x;
+    }
+    if (i >= len || t[i] != ' ')
+        return 0;
+    return i + 1;
+}
+
+void bench_on_text(bconn *c, const char *from, size_t from_len, const uint8_t *text, size_t len)
+{
+    bthread *th = c->th;
+    bench *b = th->b;
+    uint64_t ts = 0;
+    uint32_t s = 0, seq = 0;
+    size_t h = parse_header(text, len, &ts, &s, &seq);
+    if (h == 0 || s >= b->nsenders || seq >= b->msgs) {
+        (void)bench_fail(b, "connection %u received a message that is not this run's: \"%.*s\"",
+                         c->idx, (int)(len < 60 ? len : 60), (const char *)text);
+        return;
+    }
+    const char *want = b->snames[s];
+    if (from_len != strlen(want) || strncasecmp(from, want, from_len) != 0) {
+        (void)bench_fail(b, "connection %u: message %u of sender %u came from \"%.*s\", not %s",
+                         c->idx, seq, s, (int)from_len, from, want);
+        return;
+    }
+    if (seq != c->expect[s]) {
+        (void)bench_fail(b,
+                         "connection %u: from sender %u got message %u where %u was due (lost, "
+                         "duplicated or reordered)",
+                         c->idx, s, seq, c->expect[s]);
+        return;
+    }
+    if (len != b->o->b) {
+        (void)bench_fail(b, "connection %u: message %u of sender %u has %zu bytes, not %zu", c->idx,
+                         seq, s, len, b->o->b);
+        return;
+    }
+    for (size_t i = h; i < len; i++) {
+        if (text[i] != (uint8_t)pad_char(seq, i)) {
+            (void)bench_fail(b, "connection %u: message %u of sender %u is corrupt at byte %zu",
+                             c->idx, seq, s, i);
+            return;
+        }
+    }
+    c->expect[s]++;
+    if (s == c->idx)
+        return; /* chatd's echo to the sender: checked, not counted (see the top) */
+
+    uint64_t now = bench_now_ns();
+    lat_add(&th->hist, now > ts ? now - ts : 0);
+    th->last_deliv_ns = now;
+    atomic_fetch_add_explicit(&th->delivered, 1, memory_order_relaxed);
+    _Atomic uint32_t *r = &b->remain[(size_t)s * b->msgs + seq];
+    if (atomic_fetch_sub(r, 1) == 1) {
+        /* The last receiver: the message is complete, the sender's window
+         * moves. Wake the sender's thread if it is another. */
+        atomic_fetch_add(&b->done[s], 1);
+        atomic_fetch_add(&b->msgs_done, 1);
+        bthread *sth = &b->th[s % b->nth];
+        if (sth != th)
+            wake(sth);
+    }
+}
+
+static void send_one(bconn *c)
+{
+    bthread *th = c->th;
+    bench *b = th->b;
+    char text[CHAT_TEXT_MAX + 1];
+    uint64_t now = bench_now_ns();
+    size_t n = make_text(text, b->o->b, now, c->idx, c->sent);
+    if (b->proto->say(c, b->o->room, text, n) != 0)
+        return;
+    c->sent++;
+    if (th->first_send_ns == 0)
+        th->first_send_ns = now;
+    mark_dirty(c);
+}
+
+/* fanout: keep each sender's window full. */
+static void pump_window(bthread *th)
+{
+    bench *b = th->b;
+    for (uint32_t i = 0; i < th->nsenders; i++) {
+        bconn *c = th->senders[i];
+        if (c->phase != PH_READY)
+            continue;
+        uint32_t done = atomic_load(&b->done[c->idx]);
+        while (c->sent < b->msgs && c->sent - done < b->o->w && !atomic_load(&b->failed))
+            send_one(c);
+    }
+}
+
+/* rate: message k of every sender is due at t0 + k / R. */
+static void pump_rate(bthread *th)
+{
+    bench *b = th->b;
+    uint64_t now = bench_now_ns();
+    double due_d = floor((double)(now - b->t0_ns) * b->o->rate / 1e9) + 1.0;
+    uint32_t due = due_d >= (double)b->msgs ? b->msgs : (uint32_t)due_d;
+    for (uint32_t i = 0; i < th->nsenders; i++) {
+        bconn *c = th->senders[i];
+        while (c->phase == PH_READY && c->sent < due && !atomic_load(&b->failed))
+            send_one(c);
+    }
+}
+
+/* ---- threads -------------------------------------------------------- */
+
+static void open_more(bthread *th)
+{
+    while (th->opening < th->window && th->next_open < th->nconns &&
+           !atomic_load(&th->b->stop)) {
+        bconn *c = &th->conns[th->next_open++];
+        th->opening++;
+        if (conn_open(c) != 0)
+            return;
+    }
+}
+
+static void tick_all(bthread *th, uint64_t now_ms)
+{
+    for (uint32_t j = 0; j < th->nconns; j++) {
+        bconn *c = &th->conns[j];
+        if (c->ps != NULL && c->phase >= PH_LOGIN && c->phase <= PH_READY) {
+            th->b->proto->tick(c, now_ms);
+            mark_dirty(c);
+        }
+    }
+}
+
+static void flush_dirty(bthread *th)
+{
+    while (th->dirty != NULL) {
+        bconn *c = th->dirty;
+        th->dirty = c->next_dirty;
+        c->dirty = 0;
+        if (c->fd >= 0 && c->ps != NULL && c->phase != PH_CONNECTING)
+            conn_flush(c);
+    }
+}
+
+static void on_wakeup(int fd)
+{
+    uint64_t v;
+    (void)!read(fd, &v, sizeof v);
+}
+
+static void *thread_main(void *arg)
+{
+    bthread *th = arg;
+    bench *b = th->b;
+    struct epoll_event evs[256];
+    int rate_armed = 0;
+    while (!atomic_load(&b->stop)) {
+        open_more(th);
+        if (b->o->scenario == SC_RATE && atomic_load(&b->go) && !rate_armed) {
+            struct itimerspec its;
+            memset(&its, 0, sizeof its);
+            its.it_interval.tv_nsec = RATE_TICK_NS;
+            its.it_value.tv_nsec = RATE_TICK_NS;
+            if (timerfd_settime(th->tfd, 0, &its, NULL) != 0)
+                (void)bench_fail(b, "timerfd_settime: %s", strerror(errno));
+            rate_armed = 1;
+        }
+        int n = epoll_wait(th->ep, evs, 256, 100);
+        if (n < 0 && errno != EINTR) {
+            (void)bench_fail(b, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n && !atomic_load(&b->failed); i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &th->efd) {
+                on_wakeup(th->efd);
+                continue;
+            }
+            if (p == &th->tfd) {
+                on_wakeup(th->tfd);
+                continue;
+            }
+            bconn *c = p;
+            if (c->fd < 0)
+                continue;
+            if (c->phase == PH_CONNECTING) {
+                conn_connected(c);
+                continue;
+            }
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                conn_readable(c);
+            if ((evs[i].events & EPOLLOUT) && c->fd >= 0)
+                mark_dirty(c);
+        }
+        if (atomic_load(&b->go) && !atomic_load(&b->failed)) {
+            if (b->o->scenario == SC_FANOUT)
+                pump_window(th);
+            else if (b->o->scenario == SC_RATE)
+                pump_rate(th);
+        }
+        uint64_t now_ms = bench_now_ns() / 1000000u;
+        if (now_ms - th->last_tick_ms >= TICK_MS) {
+            th->last_tick_ms = now_ms;
+            tick_all(th, now_ms);
+        }
+        flush_dirty(th);
+    }
+    /* Leave politely where we can: a GOODBYE / QUIT, one write attempt. */
+    for (uint32_t j = 0; j < th->nconns; j++) {
+        bconn *c = &th->conns[j];
+        if (c->fd >= 0 && c->ps != NULL && c->phase >= PH_LOGIN && c->phase <= PH_READY &&
+            b->proto->quit(c) == 0) {
+            size_t len = 0;
+            const uint8_t *out = b->proto->peek(c, &len);
+            if (len > 0)
+                (void)!send(c->fd, out, len, MSG_NOSIGNAL);
+        }
+        conn_release(c);
+    }
+    return NULL;
+}
+
+/* ---- the run -------------------------------------------------------- */
+
+static int resolve(const bench_opts *o, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%u", o->port);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int rc = getaddrinfo(o->host, port, &hints, &ai);
+    if (rc != 0) {
+        fprintf(stderr, "chatbench: %s: %s\n", o->host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+    *len = ai->ai_addrlen;
+    freeaddrinfo(ai);
+    /* A load generator aimed elsewhere is a flood: loopback only. */
+    int loop = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+    }
+    if (!loop) {
+        fprintf(stderr, "chatbench: %s is not a loopback address; chatbench only loads servers "
+                        "on this machine (127.0.0.0/8, ::1)\n", o->host);
+        return -1;
+    }
+    return 0;
+}
+
+int bench_connect_blocking(const bench_opts *o)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    if (resolve(o, &ss, &len) != 0)
+        return -1;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (const struct sockaddr *)&ss, len) != 0) {
+        fprintf(stderr, "chatbench: cannot connect to %s port %u: %s\n", o->host, o->port,
+                strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* Enough file descriptors for every connection, or a clear error. */
+static int raise_nofile(uint64_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+            fprintf(stderr,
+                    "chatbench: this run needs %llu file descriptors but the hard limit is "
+                    "%llu: raise it (ulimit -Hn, or LimitNOFILE) or use fewer connections\n",
+                    (unsigned long long)need, (unsigned long long)rl.rlim_max);
+            return -1;
+        }
+        rl.rlim_cur = need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            fprintf(stderr, "chatbench: cannot raise the open-file limit to %llu: %s\n",
+                    (unsigned long long)need, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int setup_threads(bench *b)
+{
+    const bench_opts *o = b->o;
+    b->nth = o->threads;
+    b->th = calloc(b->nth, sizeof *b->th);
+    if (b->th == NULL)
+        return -1;
+    for (unsigned t = 0; t < b->nth; t++) {
+        bthread *th = &b->th[t];
+        th->b = b;
+        th->id = t;
+        th->ep = th->efd = th->tfd = -1;
+    }
+    for (unsigned t = 0; t < b->nth; t++) {
+        bthread *th = &b->th[t];
+        lat_init(&th->hist);
+        th->last_tick_ms = bench_now_ns() / 1000000u;
+        th->ep = epoll_create1(EPOLL_CLOEXEC);
+        th->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        th->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (th->ep < 0 || th->efd < 0 || th->tfd < 0) {
+            fprintf(stderr, "chatbench: epoll/eventfd/timerfd: %s\n", strerror(errno));
+            return -1;
+        }
+        struct epoll_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.events = EPOLLIN;
+        ev.data.ptr = &th->efd;
+        (void)epoll_ctl(th->ep, EPOLL_CTL_ADD, th->efd, &ev);
+        ev.data.ptr = &th->tfd;
+        (void)epoll_ctl(th->ep, EPOLL_CTL_ADD, th->tfd, &ev);
+
+        th->nconns = b->nconns / b->nth + (t < b->nconns % b->nth ? 1u : 0u);
+        th->conns = calloc(th->nconns ? th->nconns : 1, sizeof *th->conns);
+        th->senders = calloc(b->nsenders ? b->nsenders : 1, sizeof *th->senders);
+        if (th->conns == NULL || th->senders == NULL)
+            return -1;
+        /* the connect window is shared out between the threads */
+        th->window = o->connect_window / b->nth;
+        if (th->window == 0)
+            th->window = 1;
+        if (o->scenario == SC_LOGIN)
+            th->window = th->nconns; /* K concurrent logins, all the time */
+        for (uint32_t j = 0; j < th->nconns; j++) {
+            bconn *c = &th->conns[j];
+            c->fd = -1;
+            c->th = th;
+            c->idx = t + j * b->nth;
+            if (b->nsenders > 0) {
+                c->expect = calloc(b->nsenders, sizeof *c->expect);
+                if (c->expect == NULL)
+                    return -1;
+            }
+            if (c->idx < b->nsenders)
+                th->senders[th->nsenders++] = c;
+        }
+    }
+    return 0;
+}
+
+static void free_bench(bench *b)
+{
+    if (b->th != NULL) {
+        for (unsigned t = 0; t < b->nth; t++) {
+            bthread *th = &b->th[t];
+            for (uint32_t j = 0; th->conns != NULL && j < th->nconns; j++)
+                free(th->conns[j].expect);
+            free(th->conns);
+            free(th->senders);
+            if (th->ep >= 0)
+                close(th->ep);
+            if (th->efd >= 0)
+                close(th->efd);
+            if (th->tfd >= 0)
+                close(th->tfd);
+        }
+        free(b->th);
+    }
+    if (b->seeds != NULL) {
+        sodium_memzero(b->seeds, b->nconns * sizeof *b->seeds);
+        free(b->seeds);
+    }
+    free(b->remain);
+    free(b->done);
+    free(b->snames);
+    pthread_mutex_destroy(&b->err_mu);
+}
+
+static uint64_t total_delivered(bench *b)
+{
+    uint64_t n = 0;
+    for (unsigned t = 0; t < b->nth; t++)
+        n += atomic_load_explicit(&b->th[t].delivered, memory_order_relaxed);
+    return n;
+}
+
+enum { WAIT_READY, WAIT_MSGS, WAIT_SLEEP };
+
+/* The main thread watches the run: until every client is ready, every
+ * message complete, or a time has passed; and fails it on an error, on
+ * --timeout, or (except while holding idle connections) when nothing has
+ * moved for --stall seconds. */
+static int wait_phase(bench *b, int what, uint64_t until_ns, uint64_t deadline_ns, int stall_check)
+{
+    const bench_opts *o = b->o;
+    uint64_t total = (uint64_t)b->nsenders * b->msgs;
+    uint64_t last = UINT64_MAX, last_ns = bench_now_ns();
+    for (;;) {
+        if (atomic_load(&b->failed))
+            return -1;
+        uint64_t now = bench_now_ns();
+        if (what == WAIT_READY && atomic_load(&b->ready) == b->nconns)
+            return 0;
+        if (what == WAIT_MSGS && atomic_load(&b->msgs_done) == total)
+            return 0;
+        if (what == WAIT_SLEEP && now >= until_ns)
+            return 0;
+        uint64_t p = total_delivered(b) + atomic_load(&b->ready) + atomic_load(&b->logins);
+        if (p != last) {
+            last = p;
+            last_ns = now;
+        }
+        const char *why = NULL;
+        char whybuf[64];
+        if (now >= deadline_ns) {
+            snprintf(whybuf, sizeof whybuf, "timed out after %.0f s (--timeout)", o->timeout);
+            why = whybuf;
+        } else if (stall_check && (double)(now - last_ns) / 1e9 > o->stall) {
+            snprintf(whybuf, sizeof whybuf, "no progress for %.1f s (--stall)", o->stall);
+            why = whybuf;
+        }
+        if (why != NULL) {
+            if (what == WAIT_READY)
+                return bench_fail(b, "%s: %u of %u clients logged in%s", why,
+                                  atomic_load(&b->ready), b->nconns,
+                                  b->need_room ? " and in the room" : "");
+            if (what == WAIT_MSGS)
+                return bench_fail(b,
+                                  "%s: %llu of %llu messages delivered to every receiver, "
+                                  "%llu of %llu deliveries",
+                                  why, (unsigned long long)atomic_load(&b->msgs_done),
+                                  (unsigned long long)total,
+                                  (unsigned long long)total_delivered(b),
+                                  (unsigned long long)(total * (b->nconns - 1)));
+            return bench_fail(b, "%s: %llu logins", why,
+                              (unsigned long long)atomic_load(&b->logins));
+        }
+        sleep_ns(1000000);
+    }
+}
+
+/* "na" when the server's pid was not given or /proc could not tell. */
+static void fmt_num(char *out, size_t cap, double v, int decimals)
+{
+    if (v < 0 || !isfinite(v))
+        snprintf(out, cap, "na");
+    else
+        snprintf(out, cap, "%.*f", decimals, v);
+}
+
+static double cpu_now(const bench_opts *o)
+{
+    return o->server_pid > 0 ? proc_cpu_s(o->server_pid) : -1;
+}
+
+static long long rss_now(const bench_opts *o)
+{
+    return o->server_pid > 0 ? proc_rss_kib(o->server_pid) : -1;
+}
+
+static void print_result(bench *b, double secs, double cpu, long long rss, long long rss_before)
+{
+    const bench_opts *o = b->o;
+    char cpus[32], per_cpu[32], rsss[32];
+    fmt_num(cpus, sizeof cpus, cpu, 2);
+    fmt_num(rsss, sizeof rsss, (double)rss, 0);
+    printf("RESULT proto=%s scenario=%s ", b->proto->name,
+           o->scenario == SC_FANOUT ? "fanout"
+           : o->scenario == SC_RATE ? "rate"
+           : o->scenario == SC_LOGIN ? "login"
+                                     : "idle");
+    if (o->scenario == SC_FANOUT || o->scenario == SC_RATE) {
+        lat_hist h;
+        lat_init(&h);
+        uint64_t first = 0, last = 0;
+        for (unsigned t = 0; t < b->nth; t++) {
+            lat_merge(&h, &b->th[t].hist);
+            if (b->th[t].first_send_ns != 0 && (first == 0 || b->th[t].first_send_ns < first))
+                first = b->th[t].first_send_ns;
+            if (b->th[t].last_deliv_ns > last)
+                last = b->th[t].last_deliv_ns;
+        }
+        uint64_t d = total_delivered(b);
+        double steady = last > first ? (double)(last - first) / 1e9 : 0;
+        fmt_num(per_cpu, sizeof per_cpu, cpu > 0 ? (double)d / cpu : -1, 0);
+        if (o->scenario == SC_FANOUT)
+            printf("n=%u s=%u w=%u m=%u b=%zu ", o->n, o->s, o->w, b->msgs, o->b);
+        else
+            printf("n=%u s=%u rate=%g duration=%g m=%u b=%zu ", o->n, o->s, o->rate, o->duration,
+                   b->msgs, o->b);
+        printf("deliveries=%llu secs=%.3f deliveries_per_s=%.0f p50_us=%.0f p90_us=%.0f "
+               "p99_us=%.0f p999_us=%.0f server_cpu_s=%s deliveries_per_cpu_s=%s "
+               "server_rss_kb=%s errors=%u\n",
+               (unsigned long long)d, steady, steady > 0 ? (double)d / steady : 0,
+               (double)lat_quantile(&h, 0.50) / 1e3, (double)lat_quantile(&h, 0.90) / 1e3,
+               (double)lat_quantile(&h, 0.99) / 1e3, (double)lat_quantile(&h, 0.999) / 1e3, cpus,
+               per_cpu, rsss, b->nerrors);
+    } else if (o->scenario == SC_LOGIN) {
+        uint64_t l = atomic_load(&b->logins);
+        fmt_num(per_cpu, sizeof per_cpu, cpu > 0 ? (double)l / cpu : -1, 0);
+        printf("k=%u duration=%g logins=%llu secs=%.3f logins_per_s=%.0f server_cpu_s=%s "
+               "logins_per_cpu_s=%s server_rss_kb=%s errors=%u\n",
+               o->k, o->duration, (unsigned long long)l, secs, secs > 0 ? (double)l / secs : 0,
+               cpus, per_cpu, rsss, b->nerrors);
+    } else {
+        char before[32], per_conn[32];
+        fmt_num(before, sizeof before, (double)rss_before, 0);
+        fmt_num(per_conn, sizeof per_conn,
+                rss >= 0 && rss_before >= 0 && o->c > 0
+                    ? (double)(rss - rss_before) * 1024.0 / (double)o->c
+                    : -1,
+                0);
+        printf("c=%u joined=%d conns=%u server_rss_before_kb=%s server_rss_kb=%s "
+               "rss_per_conn_b=%s server_cpu_s=%s errors=%u\n",
+               o->c, o->idle_join, atomic_load(&b->ready), before, rsss, per_conn, cpus,
+               b->nerrors);
+    }
+    fflush(stdout);
+}
+
+int bench_run(const bench_opts *o)
+{
+    bench b;
+    memset(&b, 0, sizeof b);
+    b.o = o;
+    b.proto = o->proto == PROTO_CHAT ? &bench_chat_proto : &bench_irc_proto;
+    pthread_mutex_init(&b.err_mu, NULL);
+    if (resolve(o, &b.addr, &b.addrlen) != 0) {
+        free_bench(&b);
+        return 1;
+    }
+    switch (o->scenario) {
+    case SC_FANOUT:
+        b.nconns = o->n;
+        b.nsenders = o->s;
+        b.msgs = o->m;
+        b.need_room = 1;
+        break;
+    case SC_RATE:
+        b.nconns = o->n;
+        b.nsenders = o->s;
+        b.msgs = (uint32_t)ceil(o->rate * o->duration);
+        b.need_room = 1;
+        break;
+    case SC_LOGIN:
+        b.nconns = o->k;
+        break;
+    default:
+        b.nconns = o->c;
+        b.need_room = o->idle_join;
+        break;
+    }
+    int rc = 1;
+    if (raise_nofile((uint64_t)b.nconns + 64 + 3u * o->threads) != 0)
+        goto out;
+    if (o->proto == PROTO_CHAT && (b.seeds = calloc(b.nconns, sizeof *b.seeds)) == NULL)
+        goto nomem;
+    if (b.nsenders > 0) {
+        size_t nm = (size_t)b.nsenders * b.msgs;
+        b.remain = malloc((nm ? nm : 1) * sizeof *b.remain);
+        b.done = calloc(b.nsenders, sizeof *b.done);
+        b.snames = calloc(b.nsenders, sizeof *b.snames);
+        if (b.remain == NULL || b.done == NULL || b.snames == NULL)
+            goto nomem;
+        for (size_t i = 0; i < nm; i++)
+            atomic_init(&b.remain[i], b.nconns - 1);
+        for (uint32_t s = 0; s < b.nsenders; s++)
+            bench_name(&b, s, b.snames[s]);
+    }
+    if (setup_threads(&b) != 0)
+        goto nomem;
+
+    long long rss_before = rss_now(o);
+    uint64_t start = bench_now_ns();
+    uint64_t deadline = start + (uint64_t)(o->timeout * 1e9);
+    double cpu0 = -1, cpu1 = -1;
+    if (o->scenario == SC_LOGIN) {
+        cpu0 = cpu_now(o);
+        b.t0_ns = start;
+        atomic_store(&b.go, 1);
+    }
+    unsigned started = 0;
+    for (; started < b.nth; started++) {
+        if (pthread_create(&b.th[started].tid, NULL, thread_main, &b.th[started]) != 0) {
+            (void)bench_fail(&b, "cannot start a thread");
+            break;
+        }
+    }
+
+    int w = atomic_load(&b.failed) ? -1 : 0;
+    double secs = 0;
+    long long rss = -1;
+    if (w == 0 && o->scenario != SC_LOGIN)
+        w = wait_phase(&b, WAIT_READY, 0, deadline, 1);
+    if (w == 0 && (o->scenario == SC_FANOUT || o->scenario == SC_RATE)) {
+        cpu0 = cpu_now(o);
+        b.t0_ns = bench_now_ns();
+        atomic_store(&b.go, 1);
+        wake_all(&b);
+        w = wait_phase(&b, WAIT_MSGS, 0, deadline, 1);
+        cpu1 = cpu_now(o);
+        rss = rss_now(o);
+    } else if (w == 0 && o->scenario == SC_IDLE) {
+        cpu0 = cpu_now(o);
+        w = wait_phase(&b, WAIT_SLEEP, bench_now_ns() + (uint64_t)(o->hold * 1e9), deadline, 0);
+        rss = rss_now(o);
+        cpu1 = cpu_now(o);
+    } else if (w == 0 && o->scenario == SC_LOGIN) {
+        w = wait_phase(&b, WAIT_SLEEP, start + (uint64_t)(o->duration * 1e9), deadline, 1);
+        cpu1 = cpu_now(o);
+        rss = rss_now(o);
+        secs = (double)(bench_now_ns() - start) / 1e9;
+    }
+    atomic_store(&b.stop, 1);
+    wake_all(&b);
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(b.th[t].tid, NULL);
+
+    if (b.nerrors > 0)
+        fprintf(stderr, "chatbench: %s%s\n", b.err,
+                b.nerrors > 1 ? " (and more errors after it)" : "");
+    print_result(&b, secs, cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1, rss, rss_before);
+    rc = b.nerrors > 0 ? 1 : 0;
+    goto out;
+nomem:
+    fprintf(stderr, "chatbench: out of memory\n");
+out:
+    free_bench(&b);
+    return rc;
+}
