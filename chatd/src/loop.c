@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,23 +62,34 @@ typedef struct listener {
     char name[CHATD_LISTEN_LEN + 16];
 } listener;
 
+/* One socket. Every idle logged-in client holds one, so it is kept
+ * small: the peer's address is stored as bytes and formatted only for a
+ * log line that is written (peer_text). */
 typedef struct conn conn;
 struct conn {
     int kind; /* SRC_CONN */
     int fd;
-    chat_conn_id id; /* 0 once released from the hub */
-    phase ph;
-    uint8_t epollout; /* EPOLLOUT registered */
-    uint8_t dead;     /* closed; freed at the end of the iteration */
-    uint8_t counted;  /* holds a slot in the per-address table */
-    uint8_t addr_len;
-    uint8_t addr[16];
-    char peer[INET6_ADDRSTRLEN + 8];
+    chat_conn_id id;   /* 0 once released from the hub */
     uint64_t deadline; /* PH_DRAIN, PH_LINGER, PH_REJECT: when to give up */
     conn *prev, *next;   /* all live connections */
     conn *tprev, *tnext; /* those with a deadline (not PH_OPEN) */
     conn *dnext;         /* dead list */
+    uint8_t ph;          /* phase */
+    uint8_t epollout;    /* EPOLLOUT registered */
+    uint8_t dead;        /* closed; freed at the end of the iteration */
+    uint8_t counted;     /* holds a slot in the per-address table */
+    uint8_t family;      /* AF_INET, AF_INET6, or 0 when unknown */
+    uint8_t addr_len;    /* bytes of ip[] that key the per-address limit */
+    uint16_t port;       /* host order */
+    uint8_t ip[16];      /* IPv4 in the first 4 bytes, or IPv6 */
 };
+
+/* 88 bytes on LP64 (a 96-byte malloc chunk); it was 144 with the address
+ * text in it. Idle memory per connection is a target (docs/PERFORMANCE.md). */
+_Static_assert(sizeof(conn) <= 96, "conn grew: idle connections pay for every byte");
+
+/* "a.b.c.d:port", "[v6]:port" or "?". */
+#define PEER_TEXT_MAX (INET6_ADDRSTRLEN + 8)
 
 struct chatd_server {
     chatd_config cfg;
@@ -92,7 +104,7 @@ struct chatd_server {
     conn *dead;  /* closed this iteration */
     size_t nconns;   /* live, not counting refusals */
     size_t nrejects; /* refusals lingering */
-    chatd_table ids;   /* chat_conn_id -> conn */
+    chatd_idmap ids;   /* chat_conn_id -> conn */
     chatd_table addrs; /* address -> number of connections */
     chatd_reload_fn reload;
     void *reload_ctx;
@@ -130,26 +142,45 @@ static void update_now(chatd_server *s)
  * Keys of the tables
  * ------------------------------------------------------------------- */
 
-static void id_key(uint8_t key[CHATD_TABLE_KEY], chat_conn_id id)
-{
-    memset(key, 0, CHATD_TABLE_KEY);
-    memcpy(key + 1, &id, sizeof id);
-}
-
 static void addr_key(uint8_t key[CHATD_TABLE_KEY], const conn *c)
 {
     memset(key, 0, CHATD_TABLE_KEY);
     key[0] = c->addr_len;
-    memcpy(key + 1, c->addr, c->addr_len);
+    memcpy(key + 1, c->ip, c->addr_len);
 }
 
 static conn *conn_by_id(const chatd_server *s, chat_conn_id id)
 {
-    uint8_t key[CHATD_TABLE_KEY];
-    id_key(key, id);
-    chatd_slot *sl = chatd_table_find(&s->ids, key);
-    return sl != NULL ? sl->ptr : NULL;
+    return chatd_idmap_find(&s->ids, id);
 }
+
+/* The peer's address as log text, into buf (PEER_TEXT_MAX bytes); NULL
+ * (printed as "-") when there is no connection. */
+static const char *peer_text(const conn *c, char *buf)
+{
+    if (c == NULL)
+        return NULL;
+    char ip[INET6_ADDRSTRLEN];
+    int af = c->family == AF_INET ? AF_INET : c->family == AF_INET6 ? AF_INET6 : 0;
+    if (af == 0 || inet_ntop(af, c->ip, ip, sizeof ip) == NULL) {
+        memcpy(buf, "?", 2);
+        return buf;
+    }
+    (void)snprintf(buf, PEER_TEXT_MAX, af == AF_INET ? "%s:%u" : "[%s]:%u", ip,
+                   (unsigned)c->port);
+    return buf;
+}
+
+/* A log line about connection c: the peer's address is formatted only
+ * when the line is written, so the hot paths pay nothing at the default
+ * level for lines they would drop. */
+#define CONN_LOG(level, id, c, ...)                                                                \
+    do {                                                                                           \
+        if (chatd_log_enabled(level)) {                                                            \
+            char pt_[PEER_TEXT_MAX];                                                               \
+            chatd_log((level), (id), peer_text((c), pt_), __VA_ARGS__);                            \
+        }                                                                                          \
+    } while (0)
 
 /* ---------------------------------------------------------------------
  * Logging of hub events
@@ -161,12 +192,33 @@ static const char *code_name(unsigned code)
     return n != NULL ? n : "?";
 }
 
+/* The level each hub event is logged at. */
+static chatd_log_level event_level(chat_hub_event_type t)
+{
+    switch (t) {
+    case CHAT_HUB_EV_LOGIN_FAILED:
+        return CHATD_LOG_WARN;
+    case CHAT_HUB_EV_LOGIN:
+    case CHAT_HUB_EV_CLOSED:
+    case CHAT_HUB_EV_ADMIN:
+    case CHAT_HUB_EV_SHUTDOWN:
+        return CHATD_LOG_INFO;
+    default:
+        return CHATD_LOG_DEBUG;
+    }
+}
+
 static void drain_events(chatd_server *s)
 {
     chat_hub_event ev;
     while (chat_hub_next_event(s->hub, &ev)) {
+        /* Events of a dropped level cost no lookup and no formatting
+         * (a few per login, at thousands of logins a second). */
+        if (!chatd_log_enabled(event_level(ev.type)))
+            continue;
         const conn *c = ev.conn != 0 ? conn_by_id(s, ev.conn) : NULL;
-        const char *peer = c != NULL ? c->peer : NULL;
+        char pt[PEER_TEXT_MAX];
+        const char *peer = peer_text(c, pt);
         switch (ev.type) {
         case CHAT_HUB_EV_HANDSHAKE:
             chatd_log(CHATD_LOG_DEBUG, ev.conn, peer, "handshake version=%u", ev.code);
@@ -227,7 +279,7 @@ static void set_phase(chatd_server *s, conn *c, phase ph, uint64_t ms)
             s->timed->tprev = c;
         s->timed = c;
     }
-    c->ph = ph;
+    c->ph = (uint8_t)ph;
     c->deadline = s->now.mono_ms + ms;
 }
 
@@ -238,11 +290,7 @@ static void conn_release(chatd_server *s, conn *c)
         return;
     chat_hub_release(s->hub, c->id, s->now);
     drain_events(s); /* while the peer address is still known */
-    uint8_t key[CHATD_TABLE_KEY];
-    id_key(key, c->id);
-    chatd_slot *sl = chatd_table_find(&s->ids, key);
-    if (sl != NULL)
-        chatd_table_erase(&s->ids, sl);
+    chatd_idmap_erase(&s->ids, c);
     c->id = 0;
 }
 
@@ -261,7 +309,7 @@ static void conn_close(chatd_server *s, conn *c)
             chatd_table_erase(&s->addrs, sl);
         c->counted = 0;
     }
-    chatd_log(CHATD_LOG_DEBUG, 0, c->peer, "socket-closed fd=%d", c->fd);
+    CONN_LOG(CHATD_LOG_DEBUG, 0, c, "socket-closed fd=%d", c->fd);
     (void)close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
     if (c->ph == PH_REJECT)
@@ -330,8 +378,8 @@ static void conn_flush(chatd_server *s, conn *c)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        chatd_log(CHATD_LOG_DEBUG, c->id, c->peer, "write-error reason=\"%s\"",
-                  w < 0 ? strerror(errno) : "no progress");
+        CONN_LOG(CHATD_LOG_DEBUG, c->id, c, "write-error reason=\"%s\"",
+                 w < 0 ? strerror(errno) : "no progress");
         conn_close(s, c);
         return;
     }
@@ -365,8 +413,8 @@ static void conn_read(chatd_server *s, conn *c)
             update_now(s);
             int rc = chat_hub_feed(s->hub, c->id, g_buf, (size_t)n, s->now);
             if (rc != CHAT_OK)
-                chatd_log(CHATD_LOG_ERROR, c->id, c->peer, "hub-feed-failed reason=\"%s\"",
-                          chat_strerror(rc));
+                CONN_LOG(CHATD_LOG_ERROR, c->id, c, "hub-feed-failed reason=\"%s\"",
+                         chat_strerror(rc));
             if (chat_hub_conn_state(s->hub, c->id) & CHAT_CONN_CLOSED)
                 set_phase(s, c, PH_DRAIN, s->cfg.drain_timeout_ms);
             continue;
@@ -377,8 +425,7 @@ static void conn_read(chatd_server *s, conn *c)
             break;
         /* EOF or an error: the connection is over. */
         if (n < 0 && c->ph == PH_OPEN)
-            chatd_log(CHATD_LOG_DEBUG, c->id, c->peer, "read-error reason=\"%s\"",
-                      strerror(errno));
+            CONN_LOG(CHATD_LOG_DEBUG, c->id, c, "read-error reason=\"%s\"", strerror(errno));
         conn_close(s, c);
         break;
     }
@@ -393,35 +440,27 @@ static void conn_read(chatd_server *s, conn *c)
 
 static void describe_peer(const struct sockaddr_storage *ss, conn *c)
 {
+    c->family = 0;
     c->addr_len = 0;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        char ip[INET_ADDRSTRLEN];
-        if (inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip) == NULL)
-            memcpy(ip, "?", 2);
-        (void)snprintf(c->peer, sizeof c->peer, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
-        memcpy(c->addr, &a->sin_addr, 4);
+        c->family = AF_INET;
+        c->port = ntohs(a->sin_port);
+        memcpy(c->ip, &a->sin_addr, 4);
         c->addr_len = 4;
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        c->port = ntohs(a->sin6_port);
         if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-            char ip[INET_ADDRSTRLEN];
-            if (inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, ip, sizeof ip) == NULL)
-                memcpy(ip, "?", 2);
-            (void)snprintf(c->peer, sizeof c->peer, "%s:%u", ip, (unsigned)ntohs(a->sin6_port));
-            memcpy(c->addr, a->sin6_addr.s6_addr + 12, 4);
+            c->family = AF_INET;
+            memcpy(c->ip, a->sin6_addr.s6_addr + 12, 4);
             c->addr_len = 4;
         } else {
-            char ip[INET6_ADDRSTRLEN];
-            if (inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip) == NULL)
-                memcpy(ip, "?", 2);
-            (void)snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+            c->family = AF_INET6;
+            memcpy(c->ip, a->sin6_addr.s6_addr, 16);
             /* One IPv6 client usually holds a whole /64: count by prefix. */
-            memcpy(c->addr, a->sin6_addr.s6_addr, 8);
             c->addr_len = 8;
         }
-    } else {
-        memcpy(c->peer, "?", 2);
     }
 }
 
@@ -452,9 +491,10 @@ static void log_refusal(chatd_server *s, const char *peer, const char *why)
 
 /* Send REJECT(SERVER_FULL) on a fresh socket, then close it (after a
  * short linger so the peer reads the frame rather than a reset). */
-static void refuse(chatd_server *s, int fd, const char *peer, const char *why, const char *text)
+static void refuse(chatd_server *s, int fd, const conn *from, const char *why, const char *text)
 {
-    log_refusal(s, peer, why);
+    char pt[PEER_TEXT_MAX];
+    log_refusal(s, peer_text(from, pt), why);
     uint8_t hdr[CHAT_FRAME_HEADER];
     uint8_t body[CHAT_REJECT_MAX];
     size_t blen = 0;
@@ -483,7 +523,9 @@ static void refuse(chatd_server *s, int fd, const char *peer, const char *why, c
     }
     c->kind = SRC_CONN;
     c->fd = fd;
-    (void)snprintf(c->peer, sizeof c->peer, "%s", peer);
+    c->family = from->family;
+    c->port = from->port;
+    memcpy(c->ip, from->ip, sizeof c->ip); /* addr_len 0: not counted */
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
@@ -531,7 +573,7 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
         return;
     }
     if (s->nconns >= s->cfg.max_connections) {
-        refuse(s, fd, c->peer, "max_connections", "server full: too many connections");
+        refuse(s, fd, c, "max_connections", "server full: too many connections");
         free(c);
         return;
     }
@@ -539,7 +581,7 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
     addr_key(key, c);
     chatd_slot *as = chatd_table_find(&s->addrs, key);
     if (as != NULL && as->n >= s->cfg.max_per_address) {
-        refuse(s, fd, c->peer, "max_connections_per_address",
+        refuse(s, fd, c, "max_connections_per_address",
                "server full: too many connections from your address");
         free(c);
         return;
@@ -548,25 +590,23 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     update_now(s);
-    int rc = chat_hub_accept(s->hub, c->addr, c->addr_len, s->now, &c->id);
+    int rc = chat_hub_accept(s->hub, c->ip, c->addr_len, s->now, &c->id);
     if (rc != CHAT_OK) {
-        chatd_log(CHATD_LOG_ERROR, 0, c->peer, "accept-failed reason=\"%s\"", chat_strerror(rc));
+        CONN_LOG(CHATD_LOG_ERROR, 0, c, "accept-failed reason=\"%s\"", chat_strerror(rc));
         (void)close(fd);
         free(c);
         return;
     }
-    uint8_t ik[CHATD_TABLE_KEY];
-    id_key(ik, c->id);
-    chatd_slot *is = chatd_table_insert(&s->ids, ik);
+    int in_ids = chatd_idmap_insert(&s->ids, c) == 0;
     as = chatd_table_insert(&s->addrs, key);
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
     ev.data.ptr = c;
-    if (is == NULL || as == NULL || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (!in_ids || as == NULL || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         log_error("accept-failed reason=\"out of memory\"");
-        if (is != NULL)
-            chatd_table_erase(&s->ids, is);
+        if (in_ids)
+            chatd_idmap_erase(&s->ids, c);
         if (as != NULL && as->n == 0)
             chatd_table_erase(&s->addrs, as);
         chat_hub_release(s->hub, c->id, s->now);
@@ -575,7 +615,6 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
         free(c);
         return;
     }
-    is->ptr = c;
     as->n++;
     c->counted = 1;
     c->next = s->all;
@@ -583,7 +622,7 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
         s->all->prev = c;
     s->all = c;
     s->nconns++;
-    chatd_log(CHATD_LOG_INFO, c->id, c->peer, "accepted connections=%zu", s->nconns);
+    CONN_LOG(CHATD_LOG_INFO, c->id, c, "accepted connections=%zu", s->nconns);
 }
 
 static void on_listener(chatd_server *s, listener *l)
@@ -851,7 +890,7 @@ int chatd_server_new(chatd_server **out, const chatd_server_params *p, char *err
     s->src_signal = SRC_SIGNAL;
     s->reload = p->reload;
     s->reload_ctx = p->reload_ctx;
-    chatd_table_init(&s->ids);
+    chatd_idmap_init(&s->ids, offsetof(conn, id));
     chatd_table_init(&s->addrs);
     update_now(s);
     raise_fd_limit(&s->cfg);
@@ -945,7 +984,7 @@ void chatd_server_free(chatd_server *s)
         drain_events(s);
         chat_hub_free(s->hub);
     }
-    chatd_table_free(&s->ids);
+    chatd_idmap_free(&s->ids);
     chatd_table_free(&s->addrs);
     sodium_memzero(s, sizeof *s);
     free(s);
@@ -985,7 +1024,7 @@ static void expire(chatd_server *s)
              * holding its unsent output. */
             struct linger lg = {1, 0};
             (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-            chatd_log(CHATD_LOG_INFO, c->id, c->peer, "drain-timeout action=reset");
+            CONN_LOG(CHATD_LOG_INFO, c->id, c, "drain-timeout action=reset");
         }
         conn_close(s, c);
     }
