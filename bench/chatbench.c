@@ -89,7 +89,9 @@ static const char *const usage_text[] = {
     "  --trust accept            accept the server's key without pinning (the only\n"
     "                            mode, and the default)\n"
     "  --connect-window N        clients connecting/logging in at once while a run\n"
-    "                            sets up (default 32)\n"
+    "                            sets up (default 32 chat, 8 irc: ngircd listens\n"
+    "                            with a backlog of 10, and SYNs dropped beyond it\n"
+    "                            come back only after seconds of TCP backoff)\n"
     "  --timeout SECONDS         give up (error) after this long (default 120 plus\n"
     "                            the duration or hold)\n"
     "  --stall SECONDS           give up when nothing moved for this long (default 10)\n"
@@ -222,7 +224,7 @@ int main(int argc, char **argv)
     o.idle_join = -1;
     o.prefix = "b";
     o.room = "#bench";
-    o.connect_window = 32;
+    o.connect_window = 0; /* per protocol, below */
     o.timeout = -1;
     o.stall = 10;
     const char *pwfile = NULL, *admin = NULL, *admin_pwfile = NULL;
@@ -379,6 +381,8 @@ int main(int argc, char **argv)
         return usage_error("unexpected argument", argv[optind]);
     if (o.port == 0)
         o.port = o.proto == PROTO_CHAT ? 7447 : 6667;
+    if (o.connect_window == 0)
+        o.connect_window = o.proto == PROTO_CHAT ? 32 : 8;
     if (o.idle_join < 0)
         o.idle_join = o.proto == PROTO_IRC;
     if (o.timeout < 0)

@@ -781,8 +781,9 @@ static int wait_phase(bench *b, int what, uint64_t until_ns, uint64_t deadline_n
         }
         if (why != NULL) {
             if (what == WAIT_READY)
-                return bench_fail(b, "%s: %u of %u clients logged in%s", why,
+                return bench_fail(b, "%s: %u of %u clients %s%s", why,
                                   atomic_load(&b->ready), b->nconns,
+                                  o->proto == PROTO_CHAT ? "logged in" : "registered",
                                   b->need_room ? " and in the room" : "");
             if (what == WAIT_MSGS)
                 return bench_fail(b,
@@ -865,11 +866,13 @@ static void print_result(bench *b, double secs, double cpu, long long rss, long 
     } else {
         char before[32], per_conn[32];
         fmt_num(before, sizeof before, (double)rss_before, 0);
-        fmt_num(per_conn, sizeof per_conn,
-                rss >= 0 && rss_before >= 0 && o->c > 0
-                    ? (double)(rss - rss_before) * 1024.0 / (double)o->c
-                    : -1,
-                0);
+        /* A negative growth (the server returned memory meanwhile) is
+         * printed as it is, not hidden. */
+        if (rss >= 0 && rss_before >= 0 && o->c > 0)
+            snprintf(per_conn, sizeof per_conn, "%.0f",
+                     (double)(rss - rss_before) * 1024.0 / (double)o->c);
+        else
+            snprintf(per_conn, sizeof per_conn, "na");
         printf("c=%u joined=%d conns=%u server_rss_before_kb=%s server_rss_kb=%s "
                "rss_per_conn_b=%s server_cpu_s=%s errors=%u\n",
                o->c, o->idle_join, atomic_load(&b->ready), before, rsss, per_conn, cpus,
