@@ -126,6 +126,7 @@ struct bthread {
     _Atomic uint64_t delivered;
     uint64_t first_send_ns, last_deliv_ns;
     uint64_t last_tick_ms;
+    uint64_t now_ns; /* monotonic time of the last read */
     uint8_t buf[65536];
 };
 
@@ -148,6 +149,7 @@ struct bench {
     uint64_t t0_ns;            /* when go was given */
     bseed *seeds;              /* chat: per account */
     char (*snames)[CHAT_NAME_MAX + 1]; /* [S] the senders' names */
+    size_t *snames_len;
     pthread_mutex_t err_mu;
     char err[600];
     unsigned nerrors;
