@@ -16,6 +16,7 @@
 #include <chat/verifier.h>
 
 #include "fileutil.h"
+#include "msgtext.h"
 
 #define EXIT_USAGE 2
 
@@ -294,7 +295,7 @@ int main(int argc, char **argv)
                 return usage_error("-m must be 1 to 100000000", optarg);
             break;
         case 'b':
-            if (parse_u32(optarg, 40, CHAT_TEXT_MAX, &v) != 0)
+            if (parse_u32(optarg, BT_MIN, BT_MAX, &v) != 0)
                 return usage_error("-b must be 40 to 4000", optarg);
             o.b = v;
             break;

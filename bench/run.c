@@ -12,6 +12,7 @@
  * sender's messages in order, so messages complete in order and a
  * sender's window is simply sent - completed. */
 #include "bench.h"
+#include "msgtext.h"
 #include "procstat.h"
 
 #include <errno.h>
@@ -34,7 +35,6 @@
 
 #include <sodium.h>
 
-#define HDR_MAX 40          /* "%016x %u %u " with the largest numbers */
 #define RATE_TICK_NS 250000 /* rate pacing: check who is due every 250 us */
 #define TICK_MS 1000        /* protocol timers (chat keepalive PINGs) */
 
@@ -302,80 +302,14 @@ void bench_on_closed(bconn *c, const char *why)
 
 /* ---- messages ------------------------------------------------------- */
 
-/* The text of message seq from sender s, b bytes:
- *   "<16 hex digits: send time, monotonic ns> <s> <seq> " then letters
- * that depend on seq and position, so any corruption shows: byte i is
- * 'a' + (7 seq + i) mod 26, i.e. a window of the repeating alphabet, so
- * both ends copy or compare it with one memcpy / memcmp. */
-#define PAD_PATTERN_LEN (26 + CHAT_TEXT_MAX)
-static char pad_pattern[PAD_PATTERN_LEN];
-
-static void pad_init(void)
-{
-    for (size_t i = 0; i < PAD_PATTERN_LEN; i++)
-        pad_pattern[i] = (char)('a' + i % 26);
-}
-
-/* The padding of message seq from position h on. */
-static const char *pad_at(uint32_t seq, size_t h)
-{
-    return pad_pattern + (seq % 26u * 7u + h % 26u) % 26u;
-}
-
-static size_t make_text(char *out, size_t b, uint64_t ts, uint32_t s, uint32_t seq)
-{
-    int h = snprintf(out, HDR_MAX + 1, "%016llx %u %u ", (unsigned long long)ts, (unsigned)s,
-                     (unsigned)seq);
-    memcpy(out + h, pad_at(seq, (size_t)h), b - (size_t)h);
-    out[b] = '\0';
-    return b;
-}
-
-/* Parse "<hex16> <dec> <dec> "; returns the header length, or 0. */
-static size_t parse_header(const uint8_t *t, size_t len, uint64_t *ts, uint32_t *s, uint32_t *seq)
-{
-    if (len < 16 + 5)
-        return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < 16; i++) {
-        uint8_t ch = t[i];
-        unsigned d;
-        if (ch >= '0' && ch <= '9')
-            d = (unsigned)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f')
-            d = (unsigned)(ch - 'a' + 10);
-        else
-            return 0;
-        v = v << 4 | d;
-    }
-    *ts = v;
-    size_t i = 16;
-    uint32_t *dst[2] = {s, seq};
-    for (int f = 0; f < 2; f++) {
-        if (i >= len || t[i] != ' ')
-            return 0;
-        i++;
-        uint64_t x = 0;
-        size_t start = i;
-        while (i < len && t[i] >= '0' && t[i] <= '9' && i - start < 10)
-            x = x * 10 + (uint64_t)(t[i++] - '0');
-        if (i == start || x > UINT32_MAX)
-            return 0;
-        *dst[f] = (uint32_t)x;
-    }
-    if (i >= len || t[i] != ' ')
-        return 0;
-    return i + 1;
-}
-
 void bench_on_text(bconn *c, const char *from, size_t from_len, const uint8_t *text, size_t len)
 {
     bthread *th = c->th;
     bench *b = th->b;
     uint64_t ts = 0;
     uint32_t s = 0, seq = 0;
-    size_t h = parse_header(text, len, &ts, &s, &seq);
-    if (h == 0 || s >= b->nsenders || seq >= b->msgs) {
+    int rc = bt_check(text, len, b->o->b, &ts, &s, &seq);
+    if (rc == BT_E_HEADER || s >= b->nsenders || seq >= b->msgs) {
         (void)bench_fail(b, "connection %u received a message that is not this run's: \"%.*s\"",
                          c->idx, (int)(len < 60 ? len : 60), (const char *)text);
         return;
@@ -393,13 +327,9 @@ void bench_on_text(bconn *c, const char *from, size_t from_len, const uint8_t *t
                          c->idx, s, seq, c->expect[s]);
         return;
     }
-    if (len != b->o->b) {
-        (void)bench_fail(b, "connection %u: message %u of sender %u has %zu bytes, not %zu", c->idx,
-                         seq, s, len, b->o->b);
-        return;
-    }
-    if (memcmp(text + h, pad_at(seq, h), len - h) != 0) {
-        (void)bench_fail(b, "connection %u: message %u of sender %u is corrupt", c->idx, seq, s);
+    if (rc != BT_OK) {
+        (void)bench_fail(b, "connection %u: message %u of sender %u is %s", c->idx, seq, s,
+                         rc == BT_E_LENGTH ? "not -b bytes long" : "corrupt");
         return;
     }
     c->expect[s]++;
@@ -428,7 +358,7 @@ static void send_one(bconn *c)
     bench *b = th->b;
     char text[CHAT_TEXT_MAX + 1];
     uint64_t now = bench_now_ns();
-    size_t n = make_text(text, b->o->b, now, c->idx, c->sent);
+    size_t n = bt_make(text, b->o->b, now, c->idx, c->sent);
     if (b->proto->say(c, b->o->room, text, n) != 0)
         return;
     c->sent++;
@@ -911,7 +841,7 @@ int bench_run(const bench_opts *o)
     b.o = o;
     b.proto = o->proto == PROTO_CHAT ? &bench_chat_proto : &bench_irc_proto;
     pthread_mutex_init(&b.err_mu, NULL);
-    pad_init();
+    bt_init();
     if (resolve(o, &b.addr, &b.addrlen) != 0) {
         free_bench(&b);
         return 1;
