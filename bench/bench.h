@@ -175,6 +175,12 @@ void bench_on_closed(bconn *c, const char *why); /* the session ended */
 /* Monotonic clock. */
 uint64_t bench_now_ns(void);
 
+/* loop.c: a load-generator thread (pthread start routine, arg a bthread),
+ * and waking every thread from its epoll_wait (they then look at the
+ * run's flags). */
+void *bench_thread_main(void *arg);
+void bench_wake_all(bench *b);
+
 /* A blocking TCP connection to the server (for --setup), or -1 after
  * saying why on stderr. */
 int bench_connect_blocking(const bench_opts *o);
