@@ -113,7 +113,8 @@ struct bthread {
     pthread_t tid;
     int ep;       /* epoll */
     int efd;      /* eventfd: wake-ups from the main thread and other threads */
-    int tfd;      /* timerfd: rate pacing (-1 otherwise) */
+    int tfd;      /* timerfd: rate pacing */
+    uint32_t timer_for; /* rate: the message number the timer is set for */
     bconn *conns; /* this thread's connections: global index id + j*T */
     uint32_t nconns;
     uint32_t next_open; /* next connection to open for the first time */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <sodium.h>
 
@@ -41,7 +42,8 @@ static const char *const usage_text[] = {
     "          of a sender's messages in flight. Reports deliveries/s from the\n"
     "          first send to the last delivery, and latency percentiles.\n"
     "  rate    -n N clients in one room; -s S senders each send --rate R msgs/s\n"
-    "          (paced by a 250 us timer, all senders due at the same instants)\n"
+    "          (message k of every sender is due at start + k/R: all senders\n"
+    "          at the same instants, paced by a timer)\n"
     "          for --duration D seconds (M = R*D messages each).\n"
     "  login   -k K connections, each connecting, doing the handshake and the\n"
     "          login, saying goodbye and waiting for the server to close, over\n"
@@ -413,6 +415,8 @@ int main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Timers (rate pacing) fire when due rather than up to 50 us late. */
+    (void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 
     int rc;
     if (do_setup) {

@@ -29,7 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RATE_TICK_NS 250000 /* rate pacing: check who is due every 250 us */
 #define TICK_MS 1000        /* protocol timers (chat keepalive PINGs) */
 
 uint64_t bench_now_ns(void)
@@ -368,18 +367,33 @@ static void pump_window(bthread *th)
     }
 }
 
-/* rate: message k of every sender is due at t0 + k / R. */
+/* rate: message k of every sender is due at t0 + k / R. Send what is
+ * due, then set the thread's one-shot timer to the next due instant, so
+ * pacing is as exact as the timer and costs one wake-up per instant. */
 static void pump_rate(bthread *th)
 {
     bench *b = th->b;
     uint64_t now = bench_now_ns();
     double due_d = floor((double)(now - b->t0_ns) * b->o->rate / 1e9) + 1.0;
     uint32_t due = due_d >= (double)b->msgs ? b->msgs : (uint32_t)due_d;
+    uint32_t next = b->msgs; /* the lowest message number not yet sent */
     for (uint32_t i = 0; i < th->nsenders; i++) {
         bconn *c = th->senders[i];
         while (c->phase == PH_READY && c->sent < due && !atomic_load(&b->failed))
             send_one(c);
+        if (c->sent < next)
+            next = c->sent;
     }
+    if (next >= b->msgs || next == th->timer_for)
+        return;
+    uint64_t at = b->t0_ns + (uint64_t)((double)next * 1e9 / b->o->rate);
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    its.it_value.tv_sec = (time_t)(at / 1000000000u);
+    its.it_value.tv_nsec = (long)(at % 1000000000u);
+    if (timerfd_settime(th->tfd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+        (void)bench_fail(b, "timerfd_settime: %s", strerror(errno));
+    th->timer_for = next;
 }
 
 /* ---- threads -------------------------------------------------------- */
@@ -428,18 +442,9 @@ void *bench_thread_main(void *arg)
     bthread *th = arg;
     bench *b = th->b;
     struct epoll_event evs[256];
-    int rate_armed = 0;
+    th->timer_for = UINT32_MAX;
     while (!atomic_load(&b->stop)) {
         open_more(th);
-        if (b->o->scenario == SC_RATE && atomic_load(&b->go) && !rate_armed) {
-            struct itimerspec its;
-            memset(&its, 0, sizeof its);
-            its.it_interval.tv_nsec = RATE_TICK_NS;
-            its.it_value.tv_nsec = RATE_TICK_NS;
-            if (timerfd_settime(th->tfd, 0, &its, NULL) != 0)
-                (void)bench_fail(b, "timerfd_settime: %s", strerror(errno));
-            rate_armed = 1;
-        }
         int n = epoll_wait(th->ep, evs, 256, 100);
         if (n < 0 && errno != EINTR) {
             (void)bench_fail(b, "epoll_wait: %s", strerror(errno));
