@@ -67,6 +67,17 @@ static const char *const usage_text[] = {
     "Message text: \"<16 hex digits send time ns> <sender> <seq> \" then letters\n"
     "depending on seq and position, B bytes in all.\n"
     "\n",
+    "Output (one line; \"na\" where a figure is unknown, e.g. without --server-pid):\n"
+    "  fanout, rate: the parameters, deliveries, secs (first send to last\n"
+    "    delivery), deliveries_per_s, p50_us p90_us p99_us p999_us (latency of\n"
+    "    every delivery; log-linear histogram, under 1.6% bucket error),\n"
+    "    server_cpu_s, deliveries_per_cpu_s, server_rss_kb (at the end),\n"
+    "    bench_cpu_s, errors\n"
+    "  login: k duration logins secs logins_per_s server_cpu_s logins_per_cpu_s\n"
+    "    server_rss_kb bench_cpu_s errors\n"
+    "  idle: c joined conns server_rss_before_kb server_rss_kb rss_per_conn_b\n"
+    "    server_cpu_s (while held) errors\n"
+    "\n",
     "Options:\n"
     "  --proto chat|irc          protocol (default chat)\n"
     "  --host ADDR               server address, loopback only (default 127.0.0.1)\n"
