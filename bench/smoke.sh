@@ -62,8 +62,15 @@ COMMON="--proto chat --host 127.0.0.1 --port $PORT --trust accept --timeout 60"
 "$CHATBENCH" $COMMON --setup --admin-user admin --admin-password-file "$TMP/admin.pw" \
     --count 24 --user-prefix smoke --password-file "$TMP/user.pw" >"$TMP/run.out" 2>"$TMP/run.err" ||
     fail "setup failed"
-grep -q '^SETUP .*accounts=24 ' "$TMP/run.out" || fail "setup printed no SETUP line"
-echo "$(cat "$TMP/run.out")"
+grep -q '^SETUP .*accounts=24 created=24 existing=0 ' "$TMP/run.out" ||
+    fail "unexpected SETUP line: $(cat "$TMP/run.out")"
+cat "$TMP/run.out"
+# Idempotent: the accounts exist now.
+"$CHATBENCH" $COMMON --setup --admin-user admin --admin-password-file "$TMP/admin.pw" \
+    --count 24 --user-prefix smoke --password-file "$TMP/user.pw" >"$TMP/run.out" 2>"$TMP/run.err" ||
+    fail "second setup failed"
+grep -q '^SETUP .*accounts=24 created=0 existing=24 ' "$TMP/run.out" ||
+    fail "unexpected second SETUP line: $(cat "$TMP/run.out")"
 
 # run NAME ARGS...: one chatbench run that must succeed
 run() {
