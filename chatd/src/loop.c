@@ -40,6 +40,9 @@
  * a reader that keeps up can never reach its queue bound because of one
  * iteration's burst (a byte in becomes about a byte out per member). */
 #define IN_SHARE 4
+/* Extra non-blocking polls for input before an iteration's flush (see
+ * chatd_server_run). */
+#define REPOLL_MAX 4
 /* Connections accepted per listener wakeup. */
 #define ACCEPT_BUDGET 64
 /* After EMFILE and the like, stop accepting for this long. */
@@ -1030,32 +1033,54 @@ static void expire(chatd_server *s)
     }
 }
 
+static void handle_events(chatd_server *s, const struct epoll_event *evs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int kind = *(int *)evs[i].data.ptr;
+        if (kind == SRC_LISTEN) {
+            on_listener(s, evs[i].data.ptr);
+        } else if (kind == SRC_SIGNAL) {
+            on_signal(s);
+        } else {
+            conn *c = evs[i].data.ptr;
+            if (c->dead)
+                continue;
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                conn_read(s, c);
+            if (!c->dead && (evs[i].events & EPOLLOUT))
+                conn_flush(s, c);
+        }
+    }
+}
+
 int chatd_server_run(chatd_server *s)
 {
     struct epoll_event evs[128];
+    const int maxev = (int)(sizeof evs / sizeof evs[0]);
     for (;;) {
-        int n = epoll_wait(s->ep, evs, (int)(sizeof evs / sizeof evs[0]), wait_timeout(s));
+        int n = epoll_wait(s->ep, evs, maxev, wait_timeout(s));
         if (n < 0 && errno != EINTR) {
             log_error("epoll-failed reason=\"%s\"", strerror(errno));
             return EX_OSERR;
         }
         update_now(s);
         s->in_budget = (size_t)(s->cfg.out_max / IN_SHARE);
-        for (int i = 0; i < n; i++) {
-            int kind = *(int *)evs[i].data.ptr;
-            if (kind == SRC_LISTEN) {
-                on_listener(s, evs[i].data.ptr);
-            } else if (kind == SRC_SIGNAL) {
-                on_signal(s);
-            } else {
-                conn *c = evs[i].data.ptr;
-                if (c->dead)
-                    continue;
-                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                    conn_read(s, c);
-                if (!c->dead && (evs[i].events & EPOLLOUT))
-                    conn_flush(s, c);
-            }
+        handle_events(s, evs, n);
+        /* Input that arrived while this batch was handled joins the same
+         * flush. Several senders of a room usually write at nearly the same
+         * time; the first wakes us, and without this the others would each
+         * cost a second flush to every member: one more AEAD and one more
+         * send(2) per member (profile in docs/PERFORMANCE.md). Bounded by
+         * the iteration's input budget and REPOLL_MAX polls, and only while
+         * a poll brings new input. */
+        for (int r = 0; r < REPOLL_MAX && n > 0 && s->in_budget > 0; r++) {
+            size_t before = s->in_budget;
+            n = epoll_wait(s->ep, evs, maxev, 0);
+            if (n <= 0)
+                break;
+            handle_events(s, evs, n);
+            if (s->in_budget == before)
+                break;
         }
         update_now(s);
         chat_hub_tick(s->hub, s->now);
