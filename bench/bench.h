@@ -148,6 +148,7 @@ struct bench {
     _Atomic uint64_t progress; /* anything moved: for the stall watchdog */
     _Atomic int go, stop, failed;
     uint64_t t0_ns;            /* when go was given */
+    uint64_t mid_c1, mid_t1, mid_c2, mid_t2; /* deliveries and time at 10% / 90% */
     bseed *seeds;              /* chat: per account */
     char (*snames)[CHAT_NAME_MAX + 1]; /* [S] the senders' names */
     size_t *snames_len;

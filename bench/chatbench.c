@@ -69,7 +69,10 @@ static const char *const usage_text[] = {
     "\n",
     "Output (one line; \"na\" where a figure is unknown, e.g. without --server-pid):\n"
     "  fanout, rate: the parameters, deliveries, secs (first send to last\n"
-    "    delivery), deliveries_per_s, p50_us p90_us p99_us p999_us (latency of\n"
+    "    delivery), deliveries_per_s (deliveries / secs), steady_deliveries_per_s\n"
+    "    (from the 10% to the 90% mark of the deliveries: without the ramp-up\n"
+    "    and the drain; sampled every ms, na when too short), p50_us p90_us\n"
+    "    p99_us p999_us (latency of\n"
     "    every delivery; log-linear histogram, under 1.6% bucket error),\n"
     "    server_cpu_s, deliveries_per_cpu_s, server_rss_kb (at the end),\n"
     "    bench_cpu_s, errors\n"

@@ -227,7 +227,21 @@ static int wait_phase(bench *b, int what, uint64_t until_ns, uint64_t deadline_n
             return 0;
         if (what == WAIT_SLEEP && now >= until_ns)
             return 0;
-        uint64_t p = total_delivered(b) + atomic_load(&b->ready) + atomic_load(&b->logins);
+        uint64_t d = total_delivered(b);
+        if (what == WAIT_MSGS) {
+            /* The steady phase: from 10% to 90% of the deliveries, without
+             * the ramp-up of the windows and the drain at the end. */
+            uint64_t want = total * (b->nconns - 1);
+            if (b->mid_t1 == 0 && d >= want / 10) {
+                b->mid_c1 = d;
+                b->mid_t1 = now;
+            }
+            if (b->mid_t2 == 0 && d >= want - want / 10) {
+                b->mid_c2 = d;
+                b->mid_t2 = now;
+            }
+        }
+        uint64_t p = d + atomic_load(&b->ready) + atomic_load(&b->logins);
         if (p != last) {
             last = p;
             last_ns = now;
@@ -317,17 +331,23 @@ static void print_result(bench *b, double secs, double cpu, double self_cpu, lon
                 last = b->th[t].last_deliv_ns;
         }
         uint64_t d = total_delivered(b);
-        double steady = last > first ? (double)(last - first) / 1e9 : 0;
+        double span = last > first ? (double)(last - first) / 1e9 : 0;
         fmt_num(per_cpu, sizeof per_cpu, cpu > 0 ? (double)d / cpu : -1, 0);
         if (o->scenario == SC_FANOUT)
             printf("n=%u s=%u w=%u m=%u b=%zu ", o->n, o->s, o->w, b->msgs, o->b);
         else
             printf("n=%u s=%u rate=%g duration=%g m=%u b=%zu ", o->n, o->s, o->rate, o->duration,
                    b->msgs, o->b);
-        printf("deliveries=%llu secs=%.3f deliveries_per_s=%.0f p50_us=%.0f p90_us=%.0f "
-               "p99_us=%.0f p999_us=%.0f server_cpu_s=%s deliveries_per_cpu_s=%s "
-               "server_rss_kb=%s bench_cpu_s=%s errors=%u\n",
-               (unsigned long long)d, steady, steady > 0 ? (double)d / steady : 0,
+        char mid[32];
+        fmt_num(mid, sizeof mid,
+                b->mid_t2 > b->mid_t1 + 1000000u
+                    ? (double)(b->mid_c2 - b->mid_c1) * 1e9 / (double)(b->mid_t2 - b->mid_t1)
+                    : -1,
+                0);
+        printf("deliveries=%llu secs=%.3f deliveries_per_s=%.0f steady_deliveries_per_s=%s "
+               "p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f server_cpu_s=%s "
+               "deliveries_per_cpu_s=%s server_rss_kb=%s bench_cpu_s=%s errors=%u\n",
+               (unsigned long long)d, span, span > 0 ? (double)d / span : 0, mid,
                (double)lat_quantile(&h, 0.50) / 1e3, (double)lat_quantile(&h, 0.90) / 1e3,
                (double)lat_quantile(&h, 0.99) / 1e3, (double)lat_quantile(&h, 0.999) / 1e3, cpus,
                per_cpu, rsss, selfs, b->nerrors);
