@@ -451,7 +451,7 @@ function stat(id, s, m,   v, n, r) {
     n = 0
     for (r = 1; r <= maxrep; r++)
         if ((id, s, r, m) in val) v[++n] = val[id, s, r, m]
-    if (n == 0) return "-"
+    if (n == 0) { statmed = ""; return "-" }
     statmed = med(v, n)
     return sprintf("%s (%s-%s)", fmt(statmed), fmt(v[1]), fmt(v[n]))
 }
@@ -534,10 +534,12 @@ END {
     id = "LOGIN"
     print "LOGIN: complete logins (chatd: Noise XX + proof; ngircd: NICK/USER registration, no crypto)"
     line(id, "logins/s", "logins_per_s")
+    line(id, "logins/server CPU-s", "logins_per_cpu_s")
     line(id, "server CPU s", "server_cpu_s")
     stat(id, "chatd", "logins_per_s"); lg = statmed
+    stat(id, "chatd", "logins_per_cpu_s"); lgc = statmed
     if (login > 0 && lg != "")
-        printf "  chatd logins/s as a fraction of the login crypto floor (%s/s): %.2f\n", fmt(login), lg / login
+        printf "  chatd as a fraction of the login crypto floor (%s/s): logins/s %.2f, logins/server CPU-s %s\n", fmt(login), lg / login, lgc != "" ? sprintf("%.2f", lgc / login) : "-"
     print ""
     id = "IDLE"
     print "IDLE: server user-space RSS per idle connection, logged in (chatd) or registered (ngircd), in no room"
@@ -575,10 +577,17 @@ END {
         printf "  R100 p99 <= 0.5x ngircd:               %.2f  %s\n", r_p99["R100"], verdict(r_p99["R100"] <= 0.5)
     if ("R1000" in r_p99 && r_p99["R1000"] != "")
         printf "  R1000 p99 <= 1x ngircd:                %.2f  %s\n", r_p99["R1000"], verdict(r_p99["R1000"] <= 1)
+    # End to end, a login costs the one-core load generator about what it
+    # costs the server (the initiator does as many X25519 operations plus
+    # an Ed25519 signature), so logins/s is bounded by both; logins per
+    # server CPU-second is the server efficiency on its own.
     if (lg != "") {
-        printf "  logins >= 4000/s:                      %.0f  %s\n", lg, verdict(lg >= 4000)
-        if (login > 0)
-            printf "  logins >= 0.8x crypto floor:           %.2f  %s\n", lg / login, verdict(lg / login >= 0.8)
+        printf "  logins >= 4000/s (end to end):         %.0f  %s\n", lg, verdict(lg >= 4000)
+        if (login > 0) {
+            printf "  logins >= 0.8x crypto floor (end to end): %.2f  %s\n", lg / login, verdict(lg / login >= 0.8)
+            if (lgc != "")
+                printf "  logins per server CPU-s >= 0.8x floor: %.2f  %s\n", lgc / login, verdict(lgc / login >= 0.8)
+        }
     }
     if (idle != "")
         printf "  idle <= 512 B per connection:          %.0f  %s%s\n", idle, verdict(idle <= 512),
