@@ -41,9 +41,10 @@
  * a reader that keeps up can never reach its queue bound because of one
  * iteration's burst (a byte in becomes about a byte out per member). */
 #define IN_SHARE 4
-/* Extra non-blocking polls for input before an iteration's flush (see
- * chatd_server_run). */
+/* Extra non-blocking polls for input before an iteration's flush, and the
+ * time since the wakeup after which no more are made (see chatd_server_run). */
 #define REPOLL_MAX 4
+#define REPOLL_US 500
 /* Freed heap glibc keeps instead of returning it to the kernel (see
  * keep_heap). */
 #define HEAP_KEEP ((size_t)64 << 20)
@@ -137,6 +138,14 @@ static uint64_t clock_ms(clockid_t id)
     if (clock_gettime(id, &ts) != 0)
         return 0;
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t clock_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void update_now(chatd_server *s)
@@ -1085,16 +1094,22 @@ int chatd_server_run(chatd_server *s)
             return EX_OSERR;
         }
         update_now(s);
+        uint64_t woke_us = clock_us();
         s->in_budget = (size_t)(s->cfg.out_max / IN_SHARE);
         handle_events(s, evs, n);
         /* Input that arrived while this batch was handled joins the same
          * flush. Several senders of a room usually write at nearly the same
          * time; the first wakes us, and without this the others would each
          * cost a second flush to every member: one more AEAD and one more
-         * send(2) per member (profile in docs/PERFORMANCE.md). Bounded by
-         * the iteration's input budget and REPOLL_MAX polls, and only while
-         * a poll brings new input. */
-        for (int r = 0; r < REPOLL_MAX && n > 0 && s->in_budget > 0; r++) {
+         * send(2) per member (profile in docs/PERFORMANCE.md). Only while a
+         * poll brings new input, within the iteration's input budget, at
+         * most REPOLL_MAX polls, and only in the first REPOLL_US after the
+         * wakeup: input that is expensive to handle (handshakes, proofs)
+         * would otherwise hold back every reply of the iteration, and
+         * clients waiting for replies then wait in lockstep. */
+        for (int r = 0; r < REPOLL_MAX && n > 0 && s->in_budget > 0 &&
+                        clock_us() - woke_us < REPOLL_US;
+             r++) {
             size_t before = s->in_budget;
             n = epoll_wait(s->ep, evs, maxev, 0);
             if (n <= 0)
