@@ -5,9 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,13 @@
  * a reader that keeps up can never reach its queue bound because of one
  * iteration's burst (a byte in becomes about a byte out per member). */
 #define IN_SHARE 4
+/* Extra non-blocking polls for input before an iteration's flush, and the
+ * time since the wakeup after which no more are made (see chatd_server_run). */
+#define REPOLL_MAX 4
+#define REPOLL_US 500
+/* Freed heap glibc keeps instead of returning it to the kernel (see
+ * keep_heap). */
+#define HEAP_KEEP ((size_t)64 << 20)
 /* Connections accepted per listener wakeup. */
 #define ACCEPT_BUDGET 64
 /* After EMFILE and the like, stop accepting for this long. */
@@ -61,23 +70,34 @@ typedef struct listener {
     char name[CHATD_LISTEN_LEN + 16];
 } listener;
 
+/* One socket. Every idle logged-in client holds one, so it is kept
+ * small: the peer's address is stored as bytes and formatted only for a
+ * log line that is written (peer_text). */
 typedef struct conn conn;
 struct conn {
     int kind; /* SRC_CONN */
     int fd;
-    chat_conn_id id; /* 0 once released from the hub */
-    phase ph;
-    uint8_t epollout; /* EPOLLOUT registered */
-    uint8_t dead;     /* closed; freed at the end of the iteration */
-    uint8_t counted;  /* holds a slot in the per-address table */
-    uint8_t addr_len;
-    uint8_t addr[16];
-    char peer[INET6_ADDRSTRLEN + 8];
+    chat_conn_id id;   /* 0 once released from the hub */
     uint64_t deadline; /* PH_DRAIN, PH_LINGER, PH_REJECT: when to give up */
     conn *prev, *next;   /* all live connections */
     conn *tprev, *tnext; /* those with a deadline (not PH_OPEN) */
     conn *dnext;         /* dead list */
+    uint8_t ph;          /* phase */
+    uint8_t epollout;    /* EPOLLOUT registered */
+    uint8_t dead;        /* closed; freed at the end of the iteration */
+    uint8_t counted;     /* holds a slot in the per-address table */
+    uint8_t family;      /* AF_INET, AF_INET6, or 0 when unknown */
+    uint8_t addr_len;    /* bytes of ip[] that key the per-address limit */
+    uint16_t port;       /* host order */
+    uint8_t ip[16];      /* IPv4 in the first 4 bytes, or IPv6 */
 };
+
+/* 88 bytes on LP64 (a 96-byte malloc chunk); it was 144 with the address
+ * text in it. Idle memory per connection is a target (docs/PERFORMANCE.md). */
+_Static_assert(sizeof(conn) <= 96, "conn grew: idle connections pay for every byte");
+
+/* "a.b.c.d:port", "[v6]:port" or "?". */
+#define PEER_TEXT_MAX (INET6_ADDRSTRLEN + 8)
 
 struct chatd_server {
     chatd_config cfg;
@@ -92,7 +112,7 @@ struct chatd_server {
     conn *dead;  /* closed this iteration */
     size_t nconns;   /* live, not counting refusals */
     size_t nrejects; /* refusals lingering */
-    chatd_table ids;   /* chat_conn_id -> conn */
+    chatd_idmap ids;   /* chat_conn_id -> conn */
     chatd_table addrs; /* address -> number of connections */
     chatd_reload_fn reload;
     void *reload_ctx;
@@ -120,6 +140,14 @@ static uint64_t clock_ms(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static uint64_t clock_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static void update_now(chatd_server *s)
 {
     s->now.mono_ms = clock_ms(CLOCK_MONOTONIC);
@@ -130,26 +158,45 @@ static void update_now(chatd_server *s)
  * Keys of the tables
  * ------------------------------------------------------------------- */
 
-static void id_key(uint8_t key[CHATD_TABLE_KEY], chat_conn_id id)
-{
-    memset(key, 0, CHATD_TABLE_KEY);
-    memcpy(key + 1, &id, sizeof id);
-}
-
 static void addr_key(uint8_t key[CHATD_TABLE_KEY], const conn *c)
 {
     memset(key, 0, CHATD_TABLE_KEY);
     key[0] = c->addr_len;
-    memcpy(key + 1, c->addr, c->addr_len);
+    memcpy(key + 1, c->ip, c->addr_len);
 }
 
 static conn *conn_by_id(const chatd_server *s, chat_conn_id id)
 {
-    uint8_t key[CHATD_TABLE_KEY];
-    id_key(key, id);
-    chatd_slot *sl = chatd_table_find(&s->ids, key);
-    return sl != NULL ? sl->ptr : NULL;
+    return chatd_idmap_find(&s->ids, id);
 }
+
+/* The peer's address as log text, into buf (PEER_TEXT_MAX bytes); NULL
+ * (printed as "-") when there is no connection. */
+static const char *peer_text(const conn *c, char *buf)
+{
+    if (c == NULL)
+        return NULL;
+    char ip[INET6_ADDRSTRLEN];
+    int af = c->family == AF_INET ? AF_INET : c->family == AF_INET6 ? AF_INET6 : 0;
+    if (af == 0 || inet_ntop(af, c->ip, ip, sizeof ip) == NULL) {
+        memcpy(buf, "?", 2);
+        return buf;
+    }
+    (void)snprintf(buf, PEER_TEXT_MAX, af == AF_INET ? "%s:%u" : "[%s]:%u", ip,
+                   (unsigned)c->port);
+    return buf;
+}
+
+/* A log line about connection c: the peer's address is formatted only
+ * when the line is written, so the hot paths pay nothing at the default
+ * level for lines they would drop. */
+#define CONN_LOG(level, id, c, ...)                                                                \
+    do {                                                                                           \
+        if (chatd_log_enabled(level)) {                                                            \
+            char pt_[PEER_TEXT_MAX];                                                               \
+            chatd_log((level), (id), peer_text((c), pt_), __VA_ARGS__);                            \
+        }                                                                                          \
+    } while (0)
 
 /* ---------------------------------------------------------------------
  * Logging of hub events
@@ -161,12 +208,33 @@ static const char *code_name(unsigned code)
     return n != NULL ? n : "?";
 }
 
+/* The level each hub event is logged at. */
+static chatd_log_level event_level(chat_hub_event_type t)
+{
+    switch (t) {
+    case CHAT_HUB_EV_LOGIN_FAILED:
+        return CHATD_LOG_WARN;
+    case CHAT_HUB_EV_LOGIN:
+    case CHAT_HUB_EV_CLOSED:
+    case CHAT_HUB_EV_ADMIN:
+    case CHAT_HUB_EV_SHUTDOWN:
+        return CHATD_LOG_INFO;
+    default:
+        return CHATD_LOG_DEBUG;
+    }
+}
+
 static void drain_events(chatd_server *s)
 {
     chat_hub_event ev;
     while (chat_hub_next_event(s->hub, &ev)) {
+        /* Events of a dropped level cost no lookup and no formatting
+         * (a few per login, at thousands of logins a second). */
+        if (!chatd_log_enabled(event_level(ev.type)))
+            continue;
         const conn *c = ev.conn != 0 ? conn_by_id(s, ev.conn) : NULL;
-        const char *peer = c != NULL ? c->peer : NULL;
+        char pt[PEER_TEXT_MAX];
+        const char *peer = peer_text(c, pt);
         switch (ev.type) {
         case CHAT_HUB_EV_HANDSHAKE:
             chatd_log(CHATD_LOG_DEBUG, ev.conn, peer, "handshake version=%u", ev.code);
@@ -227,7 +295,7 @@ static void set_phase(chatd_server *s, conn *c, phase ph, uint64_t ms)
             s->timed->tprev = c;
         s->timed = c;
     }
-    c->ph = ph;
+    c->ph = (uint8_t)ph;
     c->deadline = s->now.mono_ms + ms;
 }
 
@@ -238,11 +306,7 @@ static void conn_release(chatd_server *s, conn *c)
         return;
     chat_hub_release(s->hub, c->id, s->now);
     drain_events(s); /* while the peer address is still known */
-    uint8_t key[CHATD_TABLE_KEY];
-    id_key(key, c->id);
-    chatd_slot *sl = chatd_table_find(&s->ids, key);
-    if (sl != NULL)
-        chatd_table_erase(&s->ids, sl);
+    chatd_idmap_erase(&s->ids, c);
     c->id = 0;
 }
 
@@ -261,7 +325,7 @@ static void conn_close(chatd_server *s, conn *c)
             chatd_table_erase(&s->addrs, sl);
         c->counted = 0;
     }
-    chatd_log(CHATD_LOG_DEBUG, 0, c->peer, "socket-closed fd=%d", c->fd);
+    CONN_LOG(CHATD_LOG_DEBUG, 0, c, "socket-closed fd=%d", c->fd);
     (void)close(c->fd); /* also removes it from the epoll set */
     c->fd = -1;
     if (c->ph == PH_REJECT)
@@ -330,8 +394,8 @@ static void conn_flush(chatd_server *s, conn *c)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        chatd_log(CHATD_LOG_DEBUG, c->id, c->peer, "write-error reason=\"%s\"",
-                  w < 0 ? strerror(errno) : "no progress");
+        CONN_LOG(CHATD_LOG_DEBUG, c->id, c, "write-error reason=\"%s\"",
+                 w < 0 ? strerror(errno) : "no progress");
         conn_close(s, c);
         return;
     }
@@ -365,8 +429,8 @@ static void conn_read(chatd_server *s, conn *c)
             update_now(s);
             int rc = chat_hub_feed(s->hub, c->id, g_buf, (size_t)n, s->now);
             if (rc != CHAT_OK)
-                chatd_log(CHATD_LOG_ERROR, c->id, c->peer, "hub-feed-failed reason=\"%s\"",
-                          chat_strerror(rc));
+                CONN_LOG(CHATD_LOG_ERROR, c->id, c, "hub-feed-failed reason=\"%s\"",
+                         chat_strerror(rc));
             if (chat_hub_conn_state(s->hub, c->id) & CHAT_CONN_CLOSED)
                 set_phase(s, c, PH_DRAIN, s->cfg.drain_timeout_ms);
             continue;
@@ -377,8 +441,7 @@ static void conn_read(chatd_server *s, conn *c)
             break;
         /* EOF or an error: the connection is over. */
         if (n < 0 && c->ph == PH_OPEN)
-            chatd_log(CHATD_LOG_DEBUG, c->id, c->peer, "read-error reason=\"%s\"",
-                      strerror(errno));
+            CONN_LOG(CHATD_LOG_DEBUG, c->id, c, "read-error reason=\"%s\"", strerror(errno));
         conn_close(s, c);
         break;
     }
@@ -393,35 +456,27 @@ static void conn_read(chatd_server *s, conn *c)
 
 static void describe_peer(const struct sockaddr_storage *ss, conn *c)
 {
+    c->family = 0;
     c->addr_len = 0;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        char ip[INET_ADDRSTRLEN];
-        if (inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip) == NULL)
-            memcpy(ip, "?", 2);
-        (void)snprintf(c->peer, sizeof c->peer, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
-        memcpy(c->addr, &a->sin_addr, 4);
+        c->family = AF_INET;
+        c->port = ntohs(a->sin_port);
+        memcpy(c->ip, &a->sin_addr, 4);
         c->addr_len = 4;
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        c->port = ntohs(a->sin6_port);
         if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-            char ip[INET_ADDRSTRLEN];
-            if (inet_ntop(AF_INET, a->sin6_addr.s6_addr + 12, ip, sizeof ip) == NULL)
-                memcpy(ip, "?", 2);
-            (void)snprintf(c->peer, sizeof c->peer, "%s:%u", ip, (unsigned)ntohs(a->sin6_port));
-            memcpy(c->addr, a->sin6_addr.s6_addr + 12, 4);
+            c->family = AF_INET;
+            memcpy(c->ip, a->sin6_addr.s6_addr + 12, 4);
             c->addr_len = 4;
         } else {
-            char ip[INET6_ADDRSTRLEN];
-            if (inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip) == NULL)
-                memcpy(ip, "?", 2);
-            (void)snprintf(c->peer, sizeof c->peer, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+            c->family = AF_INET6;
+            memcpy(c->ip, a->sin6_addr.s6_addr, 16);
             /* One IPv6 client usually holds a whole /64: count by prefix. */
-            memcpy(c->addr, a->sin6_addr.s6_addr, 8);
             c->addr_len = 8;
         }
-    } else {
-        memcpy(c->peer, "?", 2);
     }
 }
 
@@ -452,9 +507,10 @@ static void log_refusal(chatd_server *s, const char *peer, const char *why)
 
 /* Send REJECT(SERVER_FULL) on a fresh socket, then close it (after a
  * short linger so the peer reads the frame rather than a reset). */
-static void refuse(chatd_server *s, int fd, const char *peer, const char *why, const char *text)
+static void refuse(chatd_server *s, int fd, const conn *from, const char *why, const char *text)
 {
-    log_refusal(s, peer, why);
+    char pt[PEER_TEXT_MAX];
+    log_refusal(s, peer_text(from, pt), why);
     uint8_t hdr[CHAT_FRAME_HEADER];
     uint8_t body[CHAT_REJECT_MAX];
     size_t blen = 0;
@@ -483,7 +539,9 @@ static void refuse(chatd_server *s, int fd, const char *peer, const char *why, c
     }
     c->kind = SRC_CONN;
     c->fd = fd;
-    (void)snprintf(c->peer, sizeof c->peer, "%s", peer);
+    c->family = from->family;
+    c->port = from->port;
+    memcpy(c->ip, from->ip, sizeof c->ip); /* addr_len 0: not counted */
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
@@ -531,7 +589,7 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
         return;
     }
     if (s->nconns >= s->cfg.max_connections) {
-        refuse(s, fd, c->peer, "max_connections", "server full: too many connections");
+        refuse(s, fd, c, "max_connections", "server full: too many connections");
         free(c);
         return;
     }
@@ -539,7 +597,7 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
     addr_key(key, c);
     chatd_slot *as = chatd_table_find(&s->addrs, key);
     if (as != NULL && as->n >= s->cfg.max_per_address) {
-        refuse(s, fd, c->peer, "max_connections_per_address",
+        refuse(s, fd, c, "max_connections_per_address",
                "server full: too many connections from your address");
         free(c);
         return;
@@ -548,25 +606,23 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     update_now(s);
-    int rc = chat_hub_accept(s->hub, c->addr, c->addr_len, s->now, &c->id);
+    int rc = chat_hub_accept(s->hub, c->ip, c->addr_len, s->now, &c->id);
     if (rc != CHAT_OK) {
-        chatd_log(CHATD_LOG_ERROR, 0, c->peer, "accept-failed reason=\"%s\"", chat_strerror(rc));
+        CONN_LOG(CHATD_LOG_ERROR, 0, c, "accept-failed reason=\"%s\"", chat_strerror(rc));
         (void)close(fd);
         free(c);
         return;
     }
-    uint8_t ik[CHATD_TABLE_KEY];
-    id_key(ik, c->id);
-    chatd_slot *is = chatd_table_insert(&s->ids, ik);
+    int in_ids = chatd_idmap_insert(&s->ids, c) == 0;
     as = chatd_table_insert(&s->addrs, key);
     struct epoll_event ev;
     memset(&ev, 0, sizeof ev);
     ev.events = EPOLLIN;
     ev.data.ptr = c;
-    if (is == NULL || as == NULL || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    if (!in_ids || as == NULL || epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         log_error("accept-failed reason=\"out of memory\"");
-        if (is != NULL)
-            chatd_table_erase(&s->ids, is);
+        if (in_ids)
+            chatd_idmap_erase(&s->ids, c);
         if (as != NULL && as->n == 0)
             chatd_table_erase(&s->addrs, as);
         chat_hub_release(s->hub, c->id, s->now);
@@ -575,7 +631,6 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
         free(c);
         return;
     }
-    is->ptr = c;
     as->n++;
     c->counted = 1;
     c->next = s->all;
@@ -583,7 +638,7 @@ static void accept_one(chatd_server *s, int fd, const struct sockaddr_storage *s
         s->all->prev = c;
     s->all = c;
     s->nconns++;
-    chatd_log(CHATD_LOG_INFO, c->id, c->peer, "accepted connections=%zu", s->nconns);
+    CONN_LOG(CHATD_LOG_INFO, c->id, c, "accepted connections=%zu", s->nconns);
 }
 
 static void on_listener(chatd_server *s, listener *l)
@@ -816,6 +871,22 @@ static unsigned listener_port(const chatd_server *s)
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+/* Every flush frees the output buffers it wrote, and a fan-out to 1,000
+ * members frees megabytes at once: glibc then trims the top of the heap
+ * (past 128 KiB free, by default) and the next iteration faults the same
+ * pages back in. In perf at T1000w8 the page faults and their page-table
+ * work were about 8% of chatd's CPU. Keeping up to HEAP_KEEP of freed heap
+ * removes that (deliveries per CPU-second +18%, docs/PERFORMANCE.md) at
+ * the price of RSS staying at its recent peak, at most HEAP_KEEP above
+ * what is in use. Idle connections hold no buffers either way. */
+static void keep_heap(void)
+{
+#ifdef M_TRIM_THRESHOLD
+    if (mallopt(M_TRIM_THRESHOLD, (int)HEAP_KEEP) != 1)
+        log_warn("mallopt-failed setting=M_TRIM_THRESHOLD");
+#endif
+}
+
 /* Make room for max_connections descriptors if the hard limit allows. */
 static void raise_fd_limit(const chatd_config *cfg)
 {
@@ -851,10 +922,11 @@ int chatd_server_new(chatd_server **out, const chatd_server_params *p, char *err
     s->src_signal = SRC_SIGNAL;
     s->reload = p->reload;
     s->reload_ctx = p->reload_ctx;
-    chatd_table_init(&s->ids);
+    chatd_idmap_init(&s->ids, offsetof(conn, id));
     chatd_table_init(&s->addrs);
     update_now(s);
     raise_fd_limit(&s->cfg);
+    keep_heap();
 
     const char *rooms[CHATD_ROOMS_MAX + 1];
     for (size_t i = 0; i < s->cfg.nrooms; i++)
@@ -945,7 +1017,7 @@ void chatd_server_free(chatd_server *s)
         drain_events(s);
         chat_hub_free(s->hub);
     }
-    chatd_table_free(&s->ids);
+    chatd_idmap_free(&s->ids);
     chatd_table_free(&s->addrs);
     sodium_memzero(s, sizeof *s);
     free(s);
@@ -985,38 +1057,66 @@ static void expire(chatd_server *s)
              * holding its unsent output. */
             struct linger lg = {1, 0};
             (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-            chatd_log(CHATD_LOG_INFO, c->id, c->peer, "drain-timeout action=reset");
+            CONN_LOG(CHATD_LOG_INFO, c->id, c, "drain-timeout action=reset");
         }
         conn_close(s, c);
+    }
+}
+
+static void handle_events(chatd_server *s, const struct epoll_event *evs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int kind = *(int *)evs[i].data.ptr;
+        if (kind == SRC_LISTEN) {
+            on_listener(s, evs[i].data.ptr);
+        } else if (kind == SRC_SIGNAL) {
+            on_signal(s);
+        } else {
+            conn *c = evs[i].data.ptr;
+            if (c->dead)
+                continue;
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                conn_read(s, c);
+            if (!c->dead && (evs[i].events & EPOLLOUT))
+                conn_flush(s, c);
+        }
     }
 }
 
 int chatd_server_run(chatd_server *s)
 {
     struct epoll_event evs[128];
+    const int maxev = (int)(sizeof evs / sizeof evs[0]);
     for (;;) {
-        int n = epoll_wait(s->ep, evs, (int)(sizeof evs / sizeof evs[0]), wait_timeout(s));
+        int n = epoll_wait(s->ep, evs, maxev, wait_timeout(s));
         if (n < 0 && errno != EINTR) {
             log_error("epoll-failed reason=\"%s\"", strerror(errno));
             return EX_OSERR;
         }
         update_now(s);
+        uint64_t woke_us = clock_us();
         s->in_budget = (size_t)(s->cfg.out_max / IN_SHARE);
-        for (int i = 0; i < n; i++) {
-            int kind = *(int *)evs[i].data.ptr;
-            if (kind == SRC_LISTEN) {
-                on_listener(s, evs[i].data.ptr);
-            } else if (kind == SRC_SIGNAL) {
-                on_signal(s);
-            } else {
-                conn *c = evs[i].data.ptr;
-                if (c->dead)
-                    continue;
-                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-                    conn_read(s, c);
-                if (!c->dead && (evs[i].events & EPOLLOUT))
-                    conn_flush(s, c);
-            }
+        handle_events(s, evs, n);
+        /* Input that arrived while this batch was handled joins the same
+         * flush. Several senders of a room usually write at nearly the same
+         * time; the first wakes us, and without this the others would each
+         * cost a second flush to every member: one more AEAD and one more
+         * send(2) per member (profile in docs/PERFORMANCE.md). Only while a
+         * poll brings new input, within the iteration's input budget, at
+         * most REPOLL_MAX polls, and only in the first REPOLL_US after the
+         * wakeup: input that is expensive to handle (handshakes, proofs)
+         * would otherwise hold back every reply of the iteration, and
+         * clients waiting for replies then wait in lockstep. */
+        for (int r = 0; r < REPOLL_MAX && n > 0 && s->in_budget > 0 &&
+                        clock_us() - woke_us < REPOLL_US;
+             r++) {
+            size_t before = s->in_budget;
+            n = epoll_wait(s->ep, evs, maxev, 0);
+            if (n <= 0)
+                break;
+            handle_events(s, evs, n);
+            if (s->in_budget == before)
+                break;
         }
         update_now(s);
         chat_hub_tick(s->hub, s->now);

@@ -95,3 +95,113 @@ void chatd_table_erase(chatd_table *t, chatd_slot *s)
     memset(&t->slot[i], 0, sizeof t->slot[i]);
     t->count--;
 }
+
+/* ---------------------------------------------------------------------
+ * chatd_idmap
+ * ------------------------------------------------------------------- */
+
+void chatd_idmap_init(chatd_idmap *m, size_t id_offset)
+{
+    memset(m, 0, sizeof *m);
+    m->off = id_offset;
+}
+
+void chatd_idmap_free(chatd_idmap *m)
+{
+    free(m->slot);
+    m->slot = NULL;
+    m->cap = m->count = 0;
+}
+
+static uint64_t idmap_id(const chatd_idmap *m, const void *obj)
+{
+    uint64_t id;
+    memcpy(&id, (const uint8_t *)obj + m->off, sizeof id);
+    return id;
+}
+
+/* The 64-bit finaliser of MurmurHash3: sequential ids spread over the
+ * whole table. */
+static size_t idmap_home(const chatd_idmap *m, uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return (size_t)x & (m->cap - 1);
+}
+
+void *chatd_idmap_find(const chatd_idmap *m, uint64_t id)
+{
+    if (m->cap == 0)
+        return NULL;
+    for (size_t i = idmap_home(m, id);; i = (i + 1) & (m->cap - 1)) {
+        void *o = m->slot[i];
+        if (o == NULL || idmap_id(m, o) == id)
+            return o;
+    }
+}
+
+static int idmap_resize(chatd_idmap *m, size_t ncap)
+{
+    void **ns = calloc(ncap, sizeof *ns);
+    if (ns == NULL)
+        return -1;
+    void **old = m->slot;
+    size_t ocap = m->cap;
+    m->slot = ns;
+    m->cap = ncap;
+    for (size_t i = 0; i < ocap; i++) {
+        if (old[i] == NULL)
+            continue;
+        size_t j = idmap_home(m, idmap_id(m, old[i]));
+        while (ns[j] != NULL)
+            j = (j + 1) & (ncap - 1);
+        ns[j] = old[i];
+    }
+    free(old);
+    return 0;
+}
+
+int chatd_idmap_insert(chatd_idmap *m, void *obj)
+{
+    /* Grow past a load of 3/4. */
+    if (m->cap == 0 || (m->count + 1) * 4 > m->cap * 3) {
+        if (idmap_resize(m, m->cap != 0 ? m->cap * 2 : 64) != 0)
+            return -1;
+    }
+    size_t i = idmap_home(m, idmap_id(m, obj));
+    while (m->slot[i] != NULL)
+        i = (i + 1) & (m->cap - 1);
+    m->slot[i] = obj;
+    m->count++;
+    return 0;
+}
+
+void chatd_idmap_erase(chatd_idmap *m, const void *obj)
+{
+    if (m->cap == 0)
+        return;
+    size_t mask = m->cap - 1;
+    size_t i = idmap_home(m, idmap_id(m, obj));
+    while (m->slot[i] != obj) {
+        if (m->slot[i] == NULL)
+            return;
+        i = (i + 1) & mask;
+    }
+    /* Backward-shift deletion, as in chatd_table_erase. */
+    for (size_t j = (i + 1) & mask; m->slot[j] != NULL; j = (j + 1) & mask) {
+        size_t home = idmap_home(m, idmap_id(m, m->slot[j]));
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            m->slot[i] = m->slot[j];
+            i = j;
+        }
+    }
+    m->slot[i] = NULL;
+    m->count--;
+    /* Shrink below a load of 1/8, so a past peak of connections does not
+     * keep its table; a failure just leaves the table big. */
+    if (m->cap > 64 && m->count < m->cap / 8)
+        (void)idmap_resize(m, m->cap / 2);
+}

@@ -295,6 +295,62 @@ static void test_table(void **state)
     chatd_table_free(&t);
 }
 
+/* The id map against a plain array, through growth, deletions and the
+ * shrink back once most entries are gone. */
+typedef struct idobj {
+    int tag;
+    uint64_t id;
+} idobj;
+
+static void test_idmap(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    static idobj objs[N];
+    static int present[N];
+    chatd_idmap m;
+    chatd_idmap_init(&m, offsetof(idobj, id));
+    assert_null(chatd_idmap_find(&m, 1));
+    for (int i = 0; i < N; i++) {
+        objs[i].tag = i;
+        objs[i].id = (uint64_t)i + 1u; /* sequential, like the hub's */
+        present[i] = 0;
+    }
+    uint32_t rnd = 777;
+    for (int round = 0; round < 40000; round++) {
+        rnd = rnd * 1103515245u + 12345u;
+        int i = (int)((rnd >> 8) % N);
+        idobj *o = chatd_idmap_find(&m, objs[i].id);
+        assert_int_equal(o != NULL, present[i]);
+        if (present[i]) {
+            assert_ptr_equal(o, &objs[i]);
+            if (rnd & 1) {
+                chatd_idmap_erase(&m, o);
+                present[i] = 0;
+            }
+        } else {
+            assert_int_equal(chatd_idmap_insert(&m, &objs[i]), 0);
+            present[i] = 1;
+        }
+    }
+    size_t count = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(chatd_idmap_find(&m, objs[i].id) != NULL, present[i]);
+        count += (size_t)present[i];
+    }
+    assert_int_equal(m.count, count);
+    /* Erasing what is not there changes nothing. */
+    idobj stranger = {0, 999999};
+    chatd_idmap_erase(&m, &stranger);
+    assert_int_equal(m.count, count);
+    for (int i = 0; i < N; i++)
+        if (present[i])
+            chatd_idmap_erase(&m, &objs[i]);
+    assert_int_equal(m.count, 0);
+    assert_true(m.cap <= 64);
+    chatd_idmap_free(&m);
+}
+
 /* Log lines: format, level filter, escaping of anything unprintable. */
 static void test_log(void **state)
 {
@@ -339,6 +395,7 @@ int main(void)
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_values),
         cmocka_unit_test(test_errors),       cmocka_unit_test(test_listen_parse),
         cmocka_unit_test(test_print_and_diff), cmocka_unit_test(test_table),
+        cmocka_unit_test(test_idmap),
         cmocka_unit_test(test_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

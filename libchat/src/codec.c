@@ -84,7 +84,29 @@ int chat_valid_text(const uint8_t *s, size_t n, int allow_lf)
         return 0;
     size_t i = 0;
     while (i < n) {
+        /* Printable ASCII (0x20..0x7E, all of it allowed) is most chat
+         * text, and every client checks every message it receives, so skip
+         * it eight bytes at a time; decoding byte by byte was 19% of a
+         * receiving client's CPU. For the eight bytes of w: `lo` is nonzero
+         * iff one is below 0x20 (a borrow starts only at such a byte), `hi`
+         * iff one is 0x7F or above (adding 1 carries out of a byte only
+         * when it is 0xFF, which has its top bit set anyway). */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, sizeof w);
+            uint64_t lo = (w - 0x2020202020202020ull) & ~w & 0x8080808080808080ull;
+            uint64_t hi = ((w + 0x0101010101010101ull) | w) & 0x8080808080808080ull;
+            if ((lo | hi) != 0)
+                break;
+            i += 8;
+        }
+        if (i == n)
+            break;
         uint8_t b = s[i];
+        if (b >= 0x20 && b < 0x7F) {
+            i++;
+            continue;
+        }
         uint32_t c;
         size_t more;   /* continuation bytes that follow the lead byte */
         uint32_t min;  /* smallest code point that needs this many bytes */

@@ -384,6 +384,12 @@ int chat_hub_new(chat_hub **out, const chat_hub_config *cfg)
     h->store = cfg->store;
     h->rng = cfg->rng;
     memcpy(h->static_priv, cfg->static_priv, sizeof h->static_priv);
+    if (chat_x25519_public(h->static_pub, h->static_priv) != CHAT_OK) {
+        chat_allocator a = h->alloc;
+        sodium_memzero(h, sizeof *h);
+        chat__free(&a, h);
+        return CHAT_E_CRYPTO;
+    }
 
     h->history_len = or_default(cfg->history_len, 50);
     h->max_rooms = or_default(cfg->max_rooms, 1024);

@@ -147,6 +147,7 @@ struct chat_hub {
     chat_store store;
     chat_rng rng;
     uint8_t static_priv[CHAT_NOISE_DHLEN];
+    uint8_t static_pub[CHAT_NOISE_DHLEN]; /* derived once, not per handshake */
     uint8_t fake_key[32];  /* K of PROTOCOL.md §4.2 */
     uint8_t map_key[16];   /* SipHash key for the name tables */
     uint8_t dummy_pk[CHAT_PK_LEN]; /* proofs for unknown names are checked against it */

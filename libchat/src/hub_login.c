@@ -212,8 +212,9 @@ void chat__hub_on_hs1(chat_hub *h, hub_conn *c, const uint8_t *body, size_t n)
     uint8_t payload[64];
     size_t plen = 0;
     uint8_t vmin = 0, vmax = 0;
-    if (chat_handshake_init(l->hs, CHAT_NOISE_PROTOCOL, 0, (const uint8_t *)CHAT_PROLOGUE,
-                            CHAT_PROLOGUE_LEN, h->static_priv, NULL, h->rng) != CHAT_OK ||
+    if (chat_handshake_init_keypair(l->hs, CHAT_NOISE_PROTOCOL, 0, (const uint8_t *)CHAT_PROLOGUE,
+                                    CHAT_PROLOGUE_LEN, h->static_priv, h->static_pub, NULL,
+                                    h->rng) != CHAT_OK ||
         chat_handshake_read(l->hs, body, n, payload, sizeof payload, &plen) != CHAT_OK ||
         chat_hs1_payload_decode(payload, plen, &vmin, &vmax) != CHAT_OK || vmin == 0 ||
         vmin > vmax) {

@@ -397,9 +397,11 @@ static void handshake_kill(chat_handshake *hs)
     hs->pattern = PATTERN_DEAD;
 }
 
-int chat_handshake_init(chat_handshake *hs, const char *name, int initiator,
-                        const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
-                        const uint8_t *rs, chat_rng rng)
+/* chat_handshake_init and chat_handshake_init_keypair: s_pub is the
+ * public half of s_priv, or NULL to derive it here. */
+static int handshake_setup(chat_handshake *hs, const char *name, int initiator,
+                           const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
+                           const uint8_t *s_pub, const uint8_t *rs, chat_rng rng)
 {
     if (hs == NULL)
         return CHAT_E_INVAL;
@@ -428,7 +430,9 @@ int chat_handshake_init(chat_handshake *hs, const char *name, int initiator,
 
     if (s_priv != NULL) {
         memcpy(hs->s_priv, s_priv, CHAT_NOISE_DHLEN);
-        if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) {
+        if (s_pub != NULL) {
+            memcpy(hs->s_pub, s_pub, CHAT_NOISE_DHLEN);
+        } else if (crypto_scalarmult_base(hs->s_pub, hs->s_priv) != 0) {
             handshake_kill(hs);
             return CHAT_E_CRYPTO;
         }
@@ -451,6 +455,26 @@ int chat_handshake_init(chat_handshake *hs, const char *name, int initiator,
     if (pat->pre_r & PRE_S)
         mix_hash(&hs->ss, initiator ? hs->rs : hs->s_pub, CHAT_NOISE_DHLEN);
     return CHAT_OK;
+}
+
+int chat_handshake_init(chat_handshake *hs, const char *name, int initiator,
+                        const uint8_t *prologue, size_t prologue_len, const uint8_t *s_priv,
+                        const uint8_t *rs, chat_rng rng)
+{
+    return handshake_setup(hs, name, initiator, prologue, prologue_len, s_priv, NULL, rs, rng);
+}
+
+int chat_handshake_init_keypair(chat_handshake *hs, const char *name, int initiator,
+                                const uint8_t *prologue, size_t prologue_len,
+                                const uint8_t *s_priv, const uint8_t s_pub[CHAT_NOISE_DHLEN],
+                                const uint8_t *rs, chat_rng rng)
+{
+    if (s_priv == NULL || s_pub == NULL) {
+        if (hs != NULL)
+            handshake_kill(hs);
+        return CHAT_E_INVAL;
+    }
+    return handshake_setup(hs, name, initiator, prologue, prologue_len, s_priv, s_pub, rs, rng);
 }
 
 void chat_handshake_set_ephemeral(chat_handshake *hs, const uint8_t e_priv[CHAT_NOISE_DHLEN])

@@ -1256,6 +1256,7 @@ static void test_valid_text(void **state)
         assert_false(chat_valid_text(&b, 1, 0));
         assert_int_equal(chat_valid_text(&b, 1, 1), c == 0x0A);
     }
+
     for (unsigned c = 0x80; c <= 0x9F; c++) {
         uint8_t b[2] = {0xC2, (uint8_t)c};
         assert_false(chat_valid_text(b, 2, 1));
@@ -1268,6 +1269,46 @@ static void test_valid_text(void **state)
             int ok = a >= 0xC2 && a <= 0xDF && b >= 0x80 && b <= 0xBF && !(a == 0xC2 && b < 0xA0);
             assert_int_equal(chat_valid_text(s, 2, 0), ok);
         }
+    }
+}
+
+/* chat_valid_text skips printable ASCII eight bytes at a time: every byte
+ * value at every offset of a printable run, and every vector above behind
+ * 0..17 printable bytes and before some more, must get the byte-by-byte
+ * answer wherever the words fall. */
+static int embedded_ok(const uint8_t *v, size_t vn, size_t pre, int allow_lf)
+{
+    uint8_t buf[64];
+    memset(buf, 'x', sizeof buf);
+    memcpy(buf + pre, v, vn);
+    return chat_valid_text(buf, pre + vn + 9, allow_lf);
+}
+
+static void test_valid_text_fast_path(void **state)
+{
+    (void)state;
+    for (int b = 0; b < 256; b++) {
+        for (size_t pos = 0; pos < 24; pos++) {
+            uint8_t buf[24];
+            memset(buf, 'a', sizeof buf);
+            buf[pos] = (uint8_t)b;
+            for (int lf = 0; lf <= 1; lf++) {
+                int want = (b >= 0x20 && b < 0x7F) || (b == 0x0A && lf);
+                if (chat_valid_text(buf, sizeof buf, lf) != want)
+                    fail_msg("byte 0x%02x at offset %zu (allow_lf %d): got %d", b, pos, lf, !want);
+            }
+        }
+    }
+    for (size_t pre = 0; pre < 18; pre++) {
+        for (size_t i = 0; i < ARRAY_LEN(good_text); i++)
+            if (!embedded_ok(good_text[i].b, good_text[i].n, pre, 0))
+                fail_msg("rejected good text after %zu bytes: %s", pre, good_text[i].what);
+        for (size_t i = 0; i < ARRAY_LEN(bad_utf8); i++)
+            if (embedded_ok(bad_utf8[i].b, bad_utf8[i].n, pre, 1))
+                fail_msg("accepted bad UTF-8 after %zu bytes: %s", pre, bad_utf8[i].what);
+        for (size_t i = 0; i < ARRAY_LEN(forbidden); i++)
+            if (embedded_ok(forbidden[i].b, forbidden[i].n, pre, 1))
+                fail_msg("accepted forbidden after %zu bytes: %s", pre, forbidden[i].what);
     }
 }
 
@@ -2213,6 +2254,7 @@ int main(void)
         cmocka_unit_test(test_target_fields),
         cmocka_unit_test(test_text_limits),
         cmocka_unit_test(test_valid_text),
+        cmocka_unit_test(test_valid_text_fast_path),
         cmocka_unit_test(test_text_fields_reject),
         cmocka_unit_test(test_enums_and_flags),
         cmocka_unit_test(test_verifier_limits),

@@ -207,6 +207,56 @@ static void test_deterministic_transcript(void **state)
     assert_memory_equal(h[0], h[1], CHAT_NOISE_HASHLEN);
 }
 
+/* A responder given its key pair whole (chat_handshake_init_keypair, what
+ * the hub does) produces exactly the bytes of one that derives the public
+ * key itself; without both halves it refuses. */
+static void test_init_keypair(void **state)
+{
+    (void)state;
+    static const uint8_t prologue[] = "libchat test";
+    uint8_t m2[2][CHAT_NOISE_MAX_MSG], h[2][CHAT_NOISE_HASHLEN];
+    size_t l2[2];
+    for (int run = 0; run < 2; run++) {
+        party a, b;
+        party_keys(&a, 1);
+        party_keys(&b, 2);
+        assert_int_equal(chat_handshake_init(&a.hs, XX, 1, prologue, sizeof prologue, a.priv,
+                                             NULL, rng_of(&a.rng)),
+                         CHAT_OK);
+        if (run == 0)
+            assert_int_equal(chat_handshake_init(&b.hs, XX, 0, prologue, sizeof prologue, b.priv,
+                                                 NULL, rng_of(&b.rng)),
+                             CHAT_OK);
+        else
+            assert_int_equal(chat_handshake_init_keypair(&b.hs, XX, 0, prologue, sizeof prologue,
+                                                         b.priv, b.pub, NULL, rng_of(&b.rng)),
+                             CHAT_OK);
+        assert_memory_equal(chat_handshake_local_static(&b.hs), b.pub, CHAT_NOISE_DHLEN);
+        uint8_t m1[CHAT_NOISE_MAX_MSG], m3[CHAT_NOISE_MAX_MSG];
+        (void)hs_step(&a, &b, "one", m1);
+        l2[run] = hs_step(&b, &a, "two", m2[run]);
+        (void)hs_step(&a, &b, "three", m3);
+        memcpy(h[run], chat_handshake_hash(&b.hs), CHAT_NOISE_HASHLEN);
+        assert_memory_equal(chat_handshake_remote_static(&a.hs), b.pub, CHAT_NOISE_DHLEN);
+        chat_handshake_wipe(&a.hs);
+        chat_handshake_wipe(&b.hs);
+    }
+    assert_int_equal(l2[0], l2[1]);
+    assert_memory_equal(m2[0], m2[1], l2[0]);
+    assert_memory_equal(h[0], h[1], CHAT_NOISE_HASHLEN);
+
+    party c;
+    party_keys(&c, 3);
+    assert_int_equal(chat_handshake_init_keypair(&c.hs, XX, 0, NULL, 0, c.priv, NULL, NULL,
+                                                 rng_of(&c.rng)),
+                     CHAT_E_INVAL);
+    assert_dead(&c.hs);
+    assert_int_equal(chat_handshake_init_keypair(&c.hs, XX, 0, NULL, 0, NULL, c.pub, NULL,
+                                                 rng_of(&c.rng)),
+                     CHAT_E_INVAL);
+    assert_dead(&c.hs);
+}
+
 /* Every supported pattern completes between two parties and the split
  * keys work (one-way patterns: initiator to responder only). */
 static void test_all_patterns_interop(void **state)
@@ -703,6 +753,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_xx_roundtrip),
         cmocka_unit_test(test_deterministic_transcript),
+        cmocka_unit_test(test_init_keypair),
         cmocka_unit_test(test_all_patterns_interop),
         cmocka_unit_test(test_one_way_turns),
         cmocka_unit_test(test_set_ephemeral),

@@ -70,6 +70,17 @@ CHAT_MUST_CHECK int chat_handshake_init(chat_handshake *hs, const char *name, in
                                         const uint8_t *s_priv, const uint8_t *rs,
                                         chat_rng rng);
 
+/* The same, with this side's static key pair given whole (s_priv and s_pub
+ * both required; s_pub must be the public key of s_priv). Deriving the
+ * public key costs a base-point multiplication, about a sixth of a server's
+ * whole login (docs/PERFORMANCE.md): a server answering every handshake with
+ * one static key derives it once. */
+CHAT_MUST_CHECK int chat_handshake_init_keypair(chat_handshake *hs, const char *name, int initiator,
+                                                const uint8_t *prologue, size_t prologue_len,
+                                                const uint8_t *s_priv,
+                                                const uint8_t s_pub[CHAT_NOISE_DHLEN],
+                                                const uint8_t *rs, chat_rng rng);
+
 /* Fix the ephemeral private key (test vectors, known-answer transcripts).
  * Call after init and before the message that sends `e`; ignored once the
  * ephemeral has been sent. */
